@@ -1,0 +1,126 @@
+"""The copilot's transport-neutral input and output: a `Question` in, an `Answer` out.
+
+Slack, the CLI and the eval harness are adapters that build a Question and render an Answer;
+nothing here knows about Block Kit or terminals. `Answer.to_json()` is the stable `--json` shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tools.base import Evidence, Finding, ToolResult
+
+
+@dataclass
+class Question:
+    text: str
+    time: datetime  # when it is asked: "now" for the investigation (tz-aware UTC)
+    user: str = "cli"
+    channel: str | None = None
+    incident: str | None = None
+    thread: str | None = None  # Slack thread ts / chat session id, for follow-ups
+
+
+@dataclass
+class RootCause:
+    service: str
+    metric: str | None
+    score: float
+    reason: str
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SimilarIncident:
+    id: str
+    title: str
+    score: float
+    link: str | None = None
+    summary: str = ""
+
+
+@dataclass
+class RunbookSuggestion:
+    name: str
+    score: float
+    reason: str = ""
+
+
+@dataclass
+class ChartSpec:
+    """A series worth plotting; adapters draw it (PNG in Slack, sparkline in the terminal)."""
+
+    title: str
+    service: str
+    metric: str
+    start: int
+    end: int
+    evidence: str  # the Evidence id whose query produced the series
+
+
+@dataclass
+class ToolCallRecord:
+    tool: str
+    args: dict[str, Any]
+    status: str
+    summary: str
+    duration_ms: float
+
+
+@dataclass
+class Answer:
+    question: str
+    intent: str
+    summary: str
+    findings: list[Finding] = field(default_factory=list)
+    root_causes: list[RootCause] = field(default_factory=list)
+    similar_incidents: list[SimilarIncident] = field(default_factory=list)
+    runbooks: list[RunbookSuggestion] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    charts: list[ChartSpec] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    confidence: float = 0.0
+    services: list[str] = field(default_factory=list)
+    window: tuple[int, int] | None = None
+    mode: str = "deterministic"
+    latency_ms: float = 0.0
+
+    @property
+    def tools(self) -> list[str]:
+        return [c.tool for c in self.tool_calls]
+
+    def add_result(self, args: dict[str, Any], result: ToolResult) -> None:
+        self.tool_calls.append(ToolCallRecord(result.tool, args, result.status.value,
+                                              result.summary, round(result.duration_ms, 1)))
+        self.evidence.extend(result.evidence)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable machine-readable shape of `opscopilot ask --json` (keys never removed)."""
+        return {
+            "answer": self.summary,
+            "question": self.question,
+            "intent": self.intent,
+            "confidence": round(self.confidence, 3),
+            "mode": self.mode,
+            "services": self.services,
+            "window": {"start": self.window[0], "end": self.window[1]} if self.window else None,
+            "tools": self.tools,
+            "tool_calls": [asdict(c) for c in self.tool_calls],
+            "findings": [f.to_dict() for f in self.findings],
+            "root_causes": [
+                {"service": r.service, "metric": r.metric, "score": round(r.score, 3),
+                 "reason": r.reason, "evidence": r.evidence}
+                for r in self.root_causes
+            ],
+            "similar_incidents": [
+                {"id": s.id, "title": s.title, "score": round(s.score, 3), "link": s.link}
+                for s in self.similar_incidents
+            ],
+            "runbooks": [{"name": r.name, "score": round(r.score, 3), "reason": r.reason}
+                         for r in self.runbooks],
+            "evidence": [e.to_dict() for e in self.evidence],
+            "charts": [asdict(c) for c in self.charts],
+            "latency_ms": round(self.latency_ms, 1),
+        }

@@ -1,0 +1,63 @@
+"""Build the copilot from settings: backends, the tool registry, the router. The one place that
+decides which implementation serves which seam."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tools.sandbox.simulator import Sandbox, load_sandbox
+
+from bot.copilot import Copilot
+from bot.router import Router
+from bot.settings import Settings
+from tools.backends.sandbox import SandboxBackend
+from tools.base import ToolRegistry
+from tools.events import FiringAlerts, RecentChanges
+from tools.logs import SearchLogs
+from tools.metrics import DetectMetricAnomalies, QueryMetrics
+
+
+@dataclass
+class Runtime:
+    """A built copilot and what it reads from, for adapters that need both."""
+
+    copilot: Copilot
+    sandbox: Sandbox | None
+
+    def default_now(self) -> datetime:
+        """The scenario's "now" in the sandbox (a few minutes into its incident), else the clock."""
+        if self.sandbox is not None:
+            return datetime.fromtimestamp(self.sandbox.now, UTC)
+        return datetime.now(UTC)
+
+
+def build_registry(backend: SandboxBackend) -> ToolRegistry:
+    registry = ToolRegistry()
+    registry.register(QueryMetrics(backend))
+    registry.register(DetectMetricAnomalies(backend))
+    registry.register(SearchLogs(backend, backend.services()))
+    registry.register(RecentChanges(backend))
+    registry.register(FiringAlerts(backend))
+    return registry
+
+
+def build_runtime(settings: Settings, scenario: str | Path | None = None,
+                  router: Router | None = None) -> Runtime:
+    """The sandbox scenario (argument, else settings) behind every tool.
+
+    Pass `router` to share one trained router between runtimes (tests, evals): training it is
+    the only slow part of a start.
+    """
+    sandbox = load_sandbox(scenario or settings.sandbox.scenario)
+    backend = SandboxBackend(sandbox)
+    if router is None:
+        from knowledge.embeddings import shared_embedder
+
+        router = Router(shared_embedder(), backend.services(),
+                        cache_dir=settings.resolved_cache_dir() / "router")
+    else:
+        router.services = backend.services()
+    copilot = Copilot(router, build_registry(backend), backend, settings)
+    return Runtime(copilot, sandbox)

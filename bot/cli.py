@@ -1,0 +1,337 @@
+"""The `opscopilot` command: ask, chat, demo, and the sandbox.
+
+Heavy libraries (numpy, sentence-transformers) are imported inside commands so `--help` and
+usage errors stay fast. Input a person can fix (a bad question, time, scenario or setting) ends
+with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TextIO
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+    from bot.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="opscopilot: an operations copilot for on-call teams.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="The simulated shop the copilot can work on.")
+app.add_typer(sandbox_app, name="sandbox")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ScenarioOpt = Annotated[str | None, typer.Option(
+    "--scenario", "-s", help="sandbox scenario name or YAML file (default: settings)")]
+AtOpt = Annotated[str | None, typer.Option(
+    "--at", help="when the question is asked: HH:MM (scenario day), ISO time or unix seconds; "
+                 "default: the scenario's now, a few minutes into its incident")]
+
+
+class UsageError(ValueError):
+    """Bad command-line input; the message says what to fix."""
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn errors a person can fix into one line and exit code 2."""
+    from tools.sandbox.scenario import ScenarioError
+
+    from bot.entities import QuestionError
+    from bot.settings import SettingsError
+
+    try:
+        yield
+    except (UsageError, QuestionError, ScenarioError, SettingsError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        err.print(f"[red]error:[/red] {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        raise typer.Exit(2) from None
+
+
+def _settings() -> Settings:
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def parse_at(value: str | None, default: datetime) -> datetime:
+    """HH:MM on the default's day, an ISO time (UTC when no zone), or unix seconds."""
+    if value is None:
+        return default
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d{9,11}(\.\d+)?", text):
+            return datetime.fromtimestamp(float(text), UTC)
+        if m := re.fullmatch(r"(\d{1,2}):(\d{2})", text):
+            hour, minute = int(m[1]), int(m[2])
+            return default.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except ValueError:
+        raise UsageError(
+            f"--at {value!r}: expected HH:MM, an ISO time like 2026-11-20T14:05Z, or unix "
+            "seconds") from None
+
+
+def _runtime(settings: Settings, scenario: str | None) -> Runtime:
+    from bot.app import build_runtime
+
+    return build_runtime(settings, scenario)
+
+
+def _check_at(runtime: Runtime, at: datetime) -> None:
+    sb = runtime.sandbox
+    if sb is not None and not sb.start < at.timestamp() <= sb.end:
+        first = datetime.fromtimestamp(sb.start, UTC)
+        last = datetime.fromtimestamp(sb.end, UTC)
+        raise UsageError(f"--at {at:%Y-%m-%d %H:%M} UTC is outside the scenario's data "
+                         f"({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC)")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="the question, in plain words")],
+    scenario: ScenarioOpt = None,
+    at: AtOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Answer one question and exit."""
+    from bot.answer import Question
+    from bot.entities import EmptyQuestion
+
+    with user_errors():
+        if not question.strip():
+            raise EmptyQuestion("the question is empty: ask something, e.g. "
+                                "'what is wrong with checkout?'")
+        settings = _settings()
+        runtime = _runtime(settings, scenario)
+        when = parse_at(at, runtime.default_now())
+        _check_at(runtime, when)
+        answer = runtime.copilot.answer(Question(question, when))
+    if as_json:
+        sys.stdout.write(json.dumps(answer.to_json(), indent=2) + "\n")
+    else:
+        from bot.render import render_answer
+
+        render_answer(answer, out)
+
+
+@app.command()
+def chat(scenario: ScenarioOpt = None, at: AtOpt = None) -> None:
+    """An interactive session: the model stays loaded, follow-ups keep the thread's context.
+
+    Lines starting with / are commands: /at TIME, /json, /quit.
+    """
+    from bot.answer import Question
+    from bot.copilot import Conversation
+    from bot.entities import QuestionError
+    from bot.render import render_answer
+
+    with user_errors():
+        settings = _settings()
+        runtime = _runtime(settings, scenario)
+        when = parse_at(at, runtime.default_now())
+        _check_at(runtime, when)
+    conversation = Conversation()
+    as_json = False
+    interactive = sys.stdin.isatty()
+    if interactive:
+        out.print(f"[bold]opscopilot[/bold] · it is {when:%Y-%m-%d %H:%M} UTC in the sandbox · "
+                  "'help' for examples, /quit to leave")
+    while True:
+        try:
+            line = out.input("[bold cyan]you>[/bold cyan] ") if interactive else input()
+        except EOFError:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line in ("/quit", "/exit", "/q"):
+            break
+        if line == "/json":
+            as_json = not as_json
+            continue
+        if line.startswith("/at"):
+            try:
+                when = parse_at(line[3:].strip(), when)
+                _check_at(runtime, when)
+                out.print(f"[dim]now {when:%Y-%m-%d %H:%M} UTC[/dim]")
+            except UsageError as exc:
+                err.print(f"[red]error:[/red] {exc}")
+            continue
+        try:
+            answer = runtime.copilot.answer(Question(line, when, thread="chat"), conversation)
+        except QuestionError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            continue
+        if as_json:
+            out.print_json(json.dumps(answer.to_json()))
+        else:
+            render_answer(answer, out)
+        if interactive:
+            out.print()
+
+
+DEMO_SCRIPT = (
+    "is anything broken right now?",
+    "what is wrong with checkout?",
+    "show me its error logs",
+    "what changed in the last 3 hours?",
+    "which alerts are firing?",
+    "p99 latency of frontend over the last hour",
+    "have we seen this before?",
+    "what's the weather like in Paris?",
+)
+
+
+@app.command()
+def demo(
+    scenario: ScenarioOpt = None,
+    pause: Annotated[float, typer.Option(help="seconds to wait between questions")] = 0.0,
+) -> None:
+    """Walk through an incident in the sandbox with a scripted conversation."""
+    import time
+
+    from bot.answer import Question
+    from bot.copilot import Conversation
+    from bot.render import render_answer
+    from tools.formatting import fmt_time
+
+    with user_errors():
+        settings = _settings()
+        out.print("[dim]Loading the sandbox and the embedding model...[/dim]")
+        runtime = _runtime(settings, scenario or "bad-deploy-checkout")
+    sb = runtime.sandbox
+    assert sb is not None
+    when = runtime.default_now()
+    out.rule(f"[bold]Scenario {sb.scenario.name}[/bold]")
+    out.print(f"{sb.scenario.description.strip()}\nIt is {when:%Y-%m-%d %H:%M} UTC. "
+              "You are on call.\n")
+    conversation = Conversation()
+    for text in DEMO_SCRIPT:
+        out.rule(style="dim")
+        out.print(f"[bold cyan]you>[/bold cyan] {text}")
+        answer = runtime.copilot.answer(Question(text, when, thread="demo"), conversation)
+        render_answer(answer, out)
+        time.sleep(pause)
+    out.rule("[bold]What really happened[/bold]")
+    for gt in sb.ground_truth:
+        out.print(f"The sandbox injected [bold]{gt.kind}[/bold] on [bold]{gt.service}[/bold] "
+                  f"from {fmt_time(gt.start)} to {fmt_time(gt.end)}.")
+    if not sb.ground_truth:
+        out.print("Nothing: this scenario has no fault.")
+
+
+def _write_atomically(path: Path, write: Callable[[TextIO], None]) -> None:
+    """Write to a temporary file beside `path` and rename it: never a half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            write(fh)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@sandbox_app.command("list")
+def sandbox_list(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List the shipped scenarios and their faults."""
+    from tools.sandbox.export import scenario_index
+
+    with user_errors():
+        index = scenario_index()
+    if as_json:
+        sys.stdout.write(json.dumps(index, indent=2) + "\n")
+        return
+    from tools.formatting import fmt_datetime
+
+    for item in index:
+        faults = "; ".join(f"{f['kind']} on {f['service']} at {fmt_datetime(f['start'])}"
+                           for f in item["faults"]) or "no fault"
+        out.print(f"[bold]{item['name']}[/bold]: {faults}")
+
+
+@sandbox_app.command("show")
+def sandbox_show(
+    name: Annotated[str, typer.Argument(help="scenario name or YAML file")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show a scenario: its services, faults, default now and ground truth."""
+    from tools.sandbox.simulator import load_sandbox
+
+    from tools.formatting import fmt_datetime
+
+    with user_errors():
+        sb = load_sandbox(name)
+    info = {
+        "name": sb.scenario.name,
+        "description": sb.scenario.description,
+        "start": sb.start, "end": sb.end, "step": sb.step, "now": sb.now,
+        "services": {s: list(sb.topology.dependencies(s)) for s in sb.topology.names()},
+        "ground_truth": [
+            {"service": g.service, "kind": g.kind, "start": g.start, "end": g.end,
+             "affected": [{"service": a.service, "metric": a.metric, "baseline": a.baseline,
+                           "observed": a.observed} for a in g.affected]}
+            for g in sb.ground_truth
+        ],
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        return
+    out.print(f"[bold]{sb.scenario.name}[/bold]: {sb.scenario.description.strip()}")
+    out.print(f"data {fmt_datetime(sb.start)} to {fmt_datetime(sb.end)} every {sb.step} s; "
+              f"default now {fmt_datetime(sb.now)}")
+    for s, deps in info["services"].items():
+        out.print(f"  {s} -> {', '.join(deps) or '(no dependencies)'}")
+    for g in sb.ground_truth:
+        out.print(f"fault {g.kind} on {g.service}, {fmt_datetime(g.start)} to "
+                  f"{fmt_datetime(g.end)}")
+        for a in g.affected:
+            out.print(f"  {a.service} {a.metric}: {a.baseline:.4g} -> {a.observed:.4g}")
+
+
+@sandbox_app.command("export")
+def sandbox_export(
+    name: Annotated[str, typer.Argument(help="scenario name or YAML file")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
+    fmt: Annotated[str, typer.Option("--format", help="openmetrics or csv")] = "openmetrics",
+) -> None:
+    """Write a scenario's metrics as OpenMetrics (for promtool backfill) or CSV."""
+    from tools.sandbox.export import export_csv, export_openmetrics
+    from tools.sandbox.simulator import load_sandbox
+
+    with user_errors():
+        writers = {"openmetrics": export_openmetrics, "csv": export_csv}
+        if fmt not in writers:
+            raise UsageError(f"--format {fmt!r}: choose openmetrics or csv")
+        if output.parent and not output.parent.exists():
+            raise UsageError(f"--output {output}: folder {output.parent} does not exist")
+        sb = load_sandbox(name)
+        _write_atomically(output, lambda fh: writers[fmt](sb, fh))
+    err.print(f"wrote {output}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

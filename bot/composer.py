@@ -1,0 +1,163 @@
+"""Write the answer from tool results, deterministically: every number and name in the text is
+copied from a finding or an evidence item, never computed here or made up."""
+
+from __future__ import annotations
+
+from bot.answer import Answer, ChartSpec, RootCause
+from bot.planner import Plan
+from tools.backends import TopologySource
+from tools.base import Finding, ToolResult, ToolStatus
+from tools.formatting import fmt_window
+from tools.rootcause import rank_root_causes
+
+MAX_FINDINGS_IN_TEXT = 5
+CHART_HISTORY_S = 3600
+
+HELP_TEXT = (
+    "I am an operations copilot. Ask me in plain words, for example:\n"
+    "- what is wrong with checkout? / is anything broken right now?\n"
+    "- p99 latency of cart over the last hour\n"
+    "- show error logs of payment since 14:05\n"
+    "- what changed in the last 6 hours? / which alerts are firing?\n"
+    "I answer from metrics, logs, change events and alerts, and show the query behind every "
+    "number."
+)
+OUT_OF_SCOPE_TEXT = (
+    "That is outside what I do: I answer questions about the health of your services (metrics, "
+    "logs, changes, alerts) and help during incidents. Type 'help' for examples."
+)
+
+
+def _bullets(findings: list[Finding], limit: int = MAX_FINDINGS_IN_TEXT) -> list[str]:
+    lines = [f"- {f.text}" for f in findings[:limit]]
+    if len(findings) > limit:
+        lines.append(f"- and {len(findings) - limit} more (see findings)")
+    return lines
+
+
+def _problems(results: list[ToolResult]) -> list[str]:
+    return [f"Could not use {r.tool}: {r.summary}" for r in results
+            if r.status is ToolStatus.ERROR]
+
+
+def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
+                 topology: TopologySource) -> list[str]:
+    by_tool = {r.tool: r for r in results}
+    findings = [f for r in results for f in r.findings]
+    anomalies = [f for f in findings if f.kind == "metric_anomaly"]
+    log_findings = [f for f in findings if f.kind == "log_errors" and f.score >= 0.5]
+    changes = [f for f in findings if f.kind == "change"]
+    alerts = [f for f in findings if f.kind == "alert"]
+    window = fmt_window(plan.start, plan.end)
+    named = plan.services
+    scope = ", ".join(named) if named else "all services"
+    lines: list[str] = []
+
+    if not anomalies and not log_findings:
+        scan = by_tool.get("detect_metric_anomalies")
+        scanned = f" ({scan.summary})" if scan is not None and scan.ok else ""
+        if scan is not None and scan.status is ToolStatus.NO_DATA:
+            lines.append(f"I found no metric data for {scope} in {window}: {scan.summary}.")
+        else:
+            deps = " and its dependencies" if named and len(plan.scope) > len(named) else ""
+            lines.append(f"Nothing abnormal in {scope}{deps} over {window}: every metric is "
+                         f"within its normal range{scanned}.")
+        if alerts:
+            lines.append("Alerts firing nonetheless:")
+            lines += _bullets(alerts)
+        answer.findings = alerts + [f for f in findings if f.kind == "log_errors"]
+        return lines
+
+    ranked = rank_root_causes(findings, topology)
+    answer.root_causes = [
+        RootCause(c.service, c.metric, c.score, "; ".join(c.reasons), c.evidence) for c in ranked
+    ]
+    sick = sorted({f.service for f in anomalies})
+    if named and not any(s in sick for s in named):
+        head = (f"{scope} itself looks normal over {window}, but services it depends on do not "
+                f"({', '.join(sick)}):")
+    elif named:
+        head = f"{scope} is not healthy over {window}:"
+    else:
+        head = f"{len(sick)} services show anomalies over {window} ({', '.join(sick)}):"
+    lines.append(head)
+    lines += _bullets(sorted(anomalies, key=lambda f: -f.score))
+    if ranked:
+        top = ranked[0]
+        lines.append(f"Most likely cause: {top.service}"
+                     + (f" ({top.metric.replace('_', ' ')})" if top.metric else "")
+                     + f", because {'; '.join(top.reasons) or 'its anomalies are strongest'}.")
+    if changes:
+        lines.append("Recent changes:")
+        lines += _bullets(changes, 3)
+    if log_findings:
+        lines.append("Logs:")
+        lines += _bullets(log_findings, 3)
+    if alerts:
+        lines.append("Alerts firing:")
+        lines += _bullets(alerts, 4)
+    answer.findings = sorted(anomalies, key=lambda f: -f.score) + log_findings + changes + alerts
+    answer.charts = [
+        ChartSpec(f"{f.service} {f.metric}", f.service, f.metric or "",
+                  plan.start - CHART_HISTORY_S, plan.end, f.evidence[0])
+        for f in sorted(anomalies, key=lambda f: -f.score)[:3]
+    ]
+    return lines
+
+
+def _listing(answer: Answer, results: list[ToolResult], empty: str) -> list[str]:
+    findings = [f for r in results for f in r.findings]
+    findings.sort(key=lambda f: -f.score)
+    answer.findings = findings
+    if not findings:
+        return [r.summary for r in results if r.status is not ToolStatus.ERROR] or [empty]
+    head = [r.summary[0].upper() + r.summary[1:] + ":" for r in results if r.ok]
+    return head + _bullets(findings, 8)
+
+
+def _logs(answer: Answer, results: list[ToolResult]) -> list[str]:
+    lines = _listing(answer, results, "No matching log lines.")
+    for r in results:
+        for ev in r.evidence:
+            v = ev.values
+            if "top1_template" in v and not any(f.kind == "log_errors" and ev.id in f.evidence
+                                                for f in answer.findings):
+                lines.append(f"- {ev.summary}; most common: \"{v['top1_template']}\" "
+                             f"({v['top1_count']} times, last at {v['top1_last']})")
+    return lines
+
+
+def compose(question_text: str, intent: str, route_confidence: float, plan: Plan,
+            results: list[ToolResult], topology: TopologySource) -> Answer:
+    answer = Answer(question=question_text, intent=intent, summary="",
+                    services=plan.services, window=(plan.start, plan.end))
+    for call, result in zip(plan.calls, results, strict=True):
+        answer.add_result(call.args, result)
+
+    if intent == "help":
+        lines = [HELP_TEXT]
+    elif intent == "out_of_scope":
+        lines = [OUT_OF_SCOPE_TEXT]
+    elif plan.note and not plan.calls:
+        lines = [plan.note]
+    elif intent == "investigate":
+        lines = _investigate(answer, plan, results, topology)
+    elif intent == "logs":
+        lines = _logs(answer, results)
+    elif intent == "metrics":
+        lines = _listing(answer, results, "No metric data for that window.")
+        answer.charts = [
+            ChartSpec(f"{f.service} {f.metric}", f.service, f.metric or "",
+                      plan.start - CHART_HISTORY_S, plan.end, f.evidence[0])
+            for f in answer.findings[:3] if f.metric and f.evidence
+        ]
+    else:
+        lines = _listing(answer, results, "Nothing found.")
+    lines += _problems(results)
+    answer.summary = "\n".join(lines)
+
+    strength = max((c.score for c in answer.root_causes), default=0.6)
+    ok_share = (sum(r.status is not ToolStatus.ERROR for r in results) / len(results)
+                if results else 1.0)
+    answer.confidence = route_confidence * (0.5 + 0.5 * strength) * ok_share
+    return answer

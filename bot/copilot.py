@@ -1,0 +1,102 @@
+"""The transport-neutral core: `Copilot.answer(question) -> Answer`.
+
+route (intent + entities) -> plan (tool calls) -> gather (registry runs the tools) -> compose.
+Adapters (CLI, Slack, evals) build the `Question`, keep a `Conversation` per thread for
+follow-ups, and render the `Answer`. A question that cannot be understood raises `QuestionError`
+(from bot.entities) with a one-line message for the person who asked.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+
+from bot.answer import Answer, Question
+from bot.composer import compose
+from bot.planner import make_plan
+from bot.router import Route, Router
+from bot.settings import Settings
+from tools.backends import TopologySource
+from tools.base import ToolRegistry
+
+log = logging.getLogger(__name__)
+
+# Words that make a question lean on the one before it ("and its logs?", "what about there?").
+_FOLLOW_UP = re.compile(
+    r"\b(it|its|it's|that|those|them|they|there|same|also|again|this service|that service|"
+    r"what about|how about|and)\b", re.IGNORECASE)
+_USES_SERVICES = {"investigate", "metrics", "logs", "changes", "alerts", "traces"}
+
+
+@dataclass
+class Conversation:
+    """What a thread has been about, so a follow-up can leave the service unsaid."""
+
+    services: list[str] = field(default_factory=list)
+    window: tuple[int, int] | None = None
+    turns: int = 0
+
+
+class Copilot:
+    def __init__(self, router: Router, registry: ToolRegistry, topology: TopologySource,
+                 settings: Settings) -> None:
+        self.router = router
+        self.registry = registry
+        self.topology = topology
+        self.settings = settings
+
+    def answer(self, question: Question, conversation: Conversation | None = None) -> Answer:
+        started = time.perf_counter()
+        now = int(question.time.timestamp())
+        route: Route = self.router.route(question.text, question.time)
+        ents = route.entities
+        services = list(ents.services)
+        follow_up = False
+        if (not services and conversation is not None and conversation.services
+                and route.intent in _USES_SERVICES and _FOLLOW_UP.search(question.text)):
+            services = list(conversation.services)
+            follow_up = True
+
+        if ents.window is not None:
+            start, end = int(ents.window.start.timestamp()), int(ents.window.end.timestamp())
+            end = min(end, now)
+        elif follow_up and conversation is not None and conversation.window is not None:
+            start, end = conversation.window
+        else:
+            start, end = now - 60 * self.settings.router.default_window_minutes, now
+
+        if route.confidence < self.settings.router.min_confidence and route.intent != "help":
+            answer = self._unsure(question, route)
+        else:
+            plan = make_plan(
+                route.intent, services, list(ents.metrics), start, end,
+                set(self.registry.names()), self.topology, window_given=ents.window is not None,
+                log_level=ents.log_level, keywords=list(ents.keywords),
+            )
+            results = [self.registry.run(c.tool, c.args) for c in plan.calls]
+            for call, result in zip(plan.calls, results, strict=True):
+                log.info("tool %s %s -> %s (%.0f ms)", call.tool, call.args, result.status.value,
+                         result.duration_ms)
+            answer = compose(question.text, route.intent, route.confidence, plan, results,
+                             self.topology)
+            if follow_up:
+                answer.summary = f"(about {', '.join(services)}, from earlier in this thread)\n" \
+                    + answer.summary
+        if conversation is not None:
+            conversation.turns += 1
+            if answer.services:
+                conversation.services = list(answer.services)
+            if answer.window:
+                conversation.window = answer.window
+        answer.latency_ms = (time.perf_counter() - started) * 1000
+        return answer
+
+    def _unsure(self, question: Question, route: Route) -> Answer:
+        options = ", ".join(intent for intent, _ in route.alternatives)
+        text = (f"I am not sure what you are asking (my best guesses: {options}). Try naming a "
+                "service and what you want to know, e.g. 'what is wrong with checkout?' or "
+                "'error logs of payment in the last hour'; 'help' lists more.")
+        return Answer(question=question.text, intent=route.intent, summary=text,
+                      confidence=route.confidence)

@@ -1,0 +1,131 @@
+"""Turn a routed question (intent + entities) into tool calls, without any LLM.
+
+The plan is explicit and small: which tools, with which arguments, over which window. What the
+registry has decides what can be done; an intent whose tool is not configured gets a plan with
+no calls and a note saying so, never a made-up answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools.backends import TopologySource
+
+# Intents the classifier knows (bot/data/utterances.yaml) and the tools each one needs.
+INTENT_TOOLS: dict[str, tuple[str, ...]] = {
+    "investigate": ("detect_metric_anomalies", "search_logs", "recent_changes", "firing_alerts"),
+    "metrics": ("query_metrics",),
+    "logs": ("search_logs",),
+    "traces": ("search_traces",),
+    "changes": ("recent_changes",),
+    "alerts": ("firing_alerts",),
+    "similar_incidents": ("search_incidents",),
+    "runbook": ("suggest_runbooks",),
+    "oncall": ("oncall",),
+    "help": (),
+    "out_of_scope": (),
+}
+
+MISSING_CAPABILITY = {
+    "traces": "No trace backend is configured, so I cannot look at traces yet.",
+    "similar_incidents": "No knowledge base of past incidents is configured yet, so I cannot "
+                         "search for similar incidents.",
+    "runbook": "No runbook library is configured yet, so I cannot suggest runbooks.",
+    "oncall": "No on-call schedule is configured yet, so I cannot tell who is on call.",
+}
+
+CHANGES_LOOKBACK_S = 3 * 3600  # deploys up to 3 h before the window can explain it
+CHANGES_DEFAULT_S = 24 * 3600  # "what changed?" with no window: the last day
+
+
+@dataclass
+class ToolCall:
+    tool: str
+    args: dict[str, Any]
+
+
+@dataclass
+class Plan:
+    intent: str
+    services: list[str]
+    start: int
+    end: int
+    calls: list[ToolCall] = field(default_factory=list)
+    note: str | None = None  # why nothing (or less) could be done
+    scope: list[str] = field(default_factory=list)  # every service the plan looks at
+
+
+def downstream(topology: TopologySource, service: str) -> list[str]:
+    """The service and everything it calls, directly or not, nearest first."""
+    seen = [service]
+    i = 0
+    while i < len(seen):
+        for dep in topology.dependencies(seen[i]):
+            if dep not in seen:
+                seen.append(dep)
+        i += 1
+    return seen
+
+
+def make_plan(
+    intent: str,
+    services: list[str],
+    metrics: list[str],
+    start: int,
+    end: int,
+    available_tools: set[str],
+    topology: TopologySource,
+    *,
+    window_given: bool = True,
+    log_level: str | None = None,
+    keywords: list[str] | None = None,
+) -> Plan:
+    plan = Plan(intent, list(services), start, end)
+    needed = INTENT_TOOLS.get(intent, ())
+    if needed and not all(t in available_tools for t in needed[:1]):
+        plan.note = MISSING_CAPABILITY.get(intent, f"No tool can answer {intent} questions yet.")
+        return plan
+    keyword = (keywords or [None])[0]
+
+    if intent == "investigate":
+        scope: list[str] = []
+        for s in services:
+            scope += [d for d in downstream(topology, s) if d not in scope]
+        plan.scope = scope or topology.services()
+        plan.calls.append(ToolCall("detect_metric_anomalies",
+                                   {"services": scope, "start": start, "end": end}))
+        if "search_logs" in available_tools:
+            plan.calls.append(ToolCall("search_logs", {"services": scope, "start": start,
+                                                       "end": end, "level": "WARN"}))
+        if "recent_changes" in available_tools:
+            plan.calls.append(ToolCall("recent_changes", {
+                "services": scope, "start": min(start, end - CHANGES_LOOKBACK_S), "end": end}))
+        if "firing_alerts" in available_tools:
+            plan.calls.append(ToolCall("firing_alerts", {"at": end, "services": scope}))
+    elif intent == "metrics":
+        targets = services or topology.services()
+        plan.scope = targets
+        plan.calls.append(ToolCall("query_metrics", {"services": targets, "metrics": metrics,
+                                                     "start": start, "end": end}))
+    elif intent == "logs":
+        plan.scope = services or topology.services()
+        args: dict[str, Any] = {"services": services, "start": start, "end": end}
+        if log_level:
+            args["level"] = log_level
+        if keyword:
+            args["contains"] = keyword
+        plan.calls.append(ToolCall("search_logs", args))
+    elif intent == "changes":
+        plan.scope = services or topology.services()
+        since = start if window_given else end - CHANGES_DEFAULT_S
+        plan.calls.append(ToolCall("recent_changes",
+                                   {"services": services, "start": since, "end": end}))
+    elif intent == "alerts":
+        plan.scope = services or topology.services()
+        plan.calls.append(ToolCall("firing_alerts", {"at": end, "services": services}))
+    elif needed:
+        plan.scope = services
+        plan.calls.append(ToolCall(needed[0], {"services": services, "start": start,
+                                               "end": end}))
+    return plan

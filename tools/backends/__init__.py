@@ -1,0 +1,105 @@
+"""Where telemetry comes from: one small protocol per kind of backend.
+
+The sandbox implements all of them (`tools.backends.sandbox`); real systems (Prometheus, Loki,
+Jaeger/Tempo, Alertmanager) implement the same protocols. Tools only see these protocols.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass
+class Series:
+    service: str
+    metric: str
+    timestamps: np.ndarray  # unix seconds, int64, ascending
+    values: np.ndarray  # float64, NaN where there was no sample
+    query: str  # the exact query that produced it
+    link: str | None = None  # where a person can see it (a Prometheus graph page, ...)
+
+
+@dataclass
+class LogLine:
+    ts: int
+    service: str
+    level: str
+    message: str
+    template_id: str = ""  # empty when the backend does not know templates
+
+
+@dataclass
+class LogQueryResult:
+    lines: list[LogLine]
+    query: str
+    truncated: bool = False  # the backend had more lines than it returned
+    link: str | None = None
+
+
+@dataclass
+class Change:
+    ts: int
+    service: str
+    kind: str  # "deploy", "config_change"
+    description: str
+    author: str = ""
+    version: str = ""
+
+
+@dataclass
+class FiringAlert:
+    name: str
+    service: str
+    severity: str
+    starts_at: int
+    summary: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class MetricsBackend(Protocol):
+    source: str
+
+    def services(self) -> list[str]: ...
+
+    def metric_names(self, service: str) -> list[str]: ...
+
+    def range_query(self, service: str, metric: str, start: int, end: int) -> Series: ...
+
+
+class LogsBackend(Protocol):
+    source: str
+
+    def search(
+        self,
+        services: list[str],
+        start: int,
+        end: int,
+        level: str | None = None,
+        contains: str | None = None,
+        limit: int = 5000,
+    ) -> LogQueryResult: ...
+
+
+class ChangesBackend(Protocol):
+    source: str
+
+    def changes(self, services: list[str], start: int, end: int) -> tuple[list[Change], str]: ...
+
+
+class AlertsBackend(Protocol):
+    source: str
+
+    def firing(self, at: int) -> tuple[list[FiringAlert], str]: ...
+
+
+class TopologySource(Protocol):
+    """Who calls whom: the service graph the planner and the root-cause ranking walk."""
+
+    def services(self) -> list[str]: ...
+
+    def dependencies(self, service: str) -> list[str]: ...
+
+    def callers(self, service: str) -> list[str]: ...

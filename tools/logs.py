@@ -1,0 +1,149 @@
+"""Log search that summarises instead of dumping: counts per level and per message template,
+first and last seen, a sample line each, and how the error volume compares with the hour before."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, Field
+
+from tools.backends import LogLine, LogsBackend
+from tools.base import Evidence, Finding, ToolResult, ToolStatus
+from tools.formatting import fmt_duration, fmt_time, fmt_window
+from tools.metrics import Window
+from tools.redact import redact
+
+SAMPLE_CHARS = 240
+TOP_TEMPLATES = 3
+
+_VARIABLE_PARTS = re.compile(
+    r"""
+    [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}   # uuid
+    | \b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b                         # ip[:port]
+    | \b0x[0-9a-fA-F]+\b | \b[0-9a-f]{12,}\b                       # hex ids
+    | "[^"]*" | '[^']*'                                            # quoted values
+    | (?<![A-Za-z])[-+]?\d+(?:\.\d+)?(?:ms|s|m|h|%|MB|KB|GB|B)?(?![A-Za-z])  # numbers
+    """,
+    re.VERBOSE,
+)
+
+
+def template_of(message: str) -> str:
+    """The message with its variable parts (ids, numbers, addresses) written as <*>."""
+    return _VARIABLE_PARTS.sub("<*>", message)
+
+
+@dataclass
+class TemplateStats:
+    template: str
+    level: str
+    count: int
+    first: int
+    last: int
+    sample: str
+
+
+def summarise(lines: list[LogLine]) -> list[TemplateStats]:
+    """Group lines by template (the backend's id when it has one), most frequent first."""
+    groups: dict[tuple[str, str], list[LogLine]] = defaultdict(list)
+    for line in lines:
+        groups[(line.service, line.template_id or template_of(line.message))].append(line)
+    stats = [
+        TemplateStats(template_of(g[0].message), g[0].level, len(g), g[0].ts, g[-1].ts,
+                      redact(g[-1].message)[:SAMPLE_CHARS])
+        for g in groups.values()
+    ]
+    return sorted(stats, key=lambda s: -s.count)
+
+
+class SearchLogsParams(Window):
+    services: list[str] = Field(
+        default_factory=list, description="services whose logs to search; empty means all"
+    )
+    level: Literal["DEBUG", "INFO", "WARN", "ERROR"] | None = Field(
+        default=None, description="lowest level to include (WARN includes ERROR)"
+    )
+    contains: str | None = Field(default=None, description="text the line must contain")
+
+
+class SearchLogs:
+    name: ClassVar[str] = "search_logs"
+    description: ClassVar[str] = (
+        "Search services' logs in a time window (optionally by level and text) and summarise "
+        "them: counts per level and per message template, first/last seen, sample lines."
+    )
+    Params: ClassVar[type[BaseModel]] = SearchLogsParams
+    side_effects: ClassVar[bool] = False
+
+    def __init__(self, backend: LogsBackend, services: list[str]) -> None:
+        self.backend = backend
+        self.known_services = services
+
+    def run(self, params: SearchLogsParams) -> ToolResult:
+        unknown = [s for s in params.services if s not in self.known_services]
+        if unknown:
+            return ToolResult(self.name, ToolStatus.ERROR,
+                              f"unknown service(s) {', '.join(unknown)}")
+        services = params.services or list(self.known_services)
+        result = self.backend.search(services, params.start, params.end, params.level,
+                                     params.contains)
+        window = fmt_window(params.start, params.end)
+        if not result.lines:
+            return ToolResult(self.name, ToolStatus.NO_DATA,
+                              f"no matching log lines for {', '.join(services)} in {window}",
+                              evidence=[Evidence("logs:none", self.name, self.backend.source,
+                                                 result.query, "no matching lines", {})])
+        # The hour before, same filters, to say whether the volume is unusual.
+        before = self.backend.search(services, params.start - 3600, params.start, params.level,
+                                     params.contains)
+        span_s = params.end - params.start
+        findings: list[Finding] = []
+        evidence: list[Evidence] = []
+        per_service: dict[str, list[LogLine]] = defaultdict(list)
+        for line in result.lines:
+            per_service[line.service].append(line)
+        before_counts = Counter(line.service for line in before.lines if line.level == "ERROR")
+        for service, lines in sorted(per_service.items(), key=lambda kv: -len(kv[1])):
+            levels = Counter(line.level for line in lines)
+            top = summarise(lines)[:TOP_TEMPLATES]
+            errors = levels.get("ERROR", 0)
+            expected = before_counts.get(service, 0) * span_s / 3600
+            values: dict[str, object] = {
+                "lines": len(lines),
+                "window": window,
+                "duration": fmt_duration(span_s),
+                **{f"level_{lvl}": n for lvl, n in levels.items()},
+                "errors_hour_before": before_counts.get(service, 0),
+            }
+            for i, t in enumerate(top, 1):
+                values[f"top{i}_template"] = t.template
+                values[f"top{i}_count"] = t.count
+                values[f"top{i}_first"] = fmt_time(t.first)
+                values[f"top{i}_last"] = fmt_time(t.last)
+                values[f"top{i}_sample"] = t.sample
+            ev = Evidence(f"logs:{service}", self.name, self.backend.source, result.query,
+                          f"{len(lines)} log lines from {service} in {window}", values,
+                          result.link)
+            evidence.append(ev)
+            unusual = errors >= 5 and errors > 3 * max(expected, 1.0)
+            if errors:
+                main = next((t for t in top if t.level == "ERROR"), top[0])
+                text = (f"{service} logged {errors} ERROR lines in {fmt_duration(span_s)} "
+                        f"({before_counts.get(service, 0)} in the hour before); most common: "
+                        f"\"{main.template}\" ({main.count} times since {fmt_time(main.first)})")
+                score = min(1.0, errors / (10 * max(expected, 1.0))) if unusual else 0.1
+                findings.append(Finding("log_errors", service, text, score,
+                                        value=float(errors), since=main.first,
+                                        evidence=[ev.id]))
+        findings.sort(key=lambda f: -f.score)
+        total = len(result.lines)
+        more = " (truncated)" if result.truncated else ""
+        return ToolResult(
+            self.name, ToolStatus.OK,
+            f"{total} log lines{more} from {len(per_service)} services in {window}",
+            findings=findings, evidence=evidence,
+            data={"lines": total, "truncated": result.truncated},
+        )
