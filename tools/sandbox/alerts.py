@@ -1,0 +1,105 @@
+"""Alert rules evaluated on the sandbox's (noisy) series, the way Prometheus would.
+
+A rule fires once its condition has held for its `for` duration and resolves at the first sample
+where it no longer holds; gaps of up to a minute do not resolve it (keep_firing_for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tools.sandbox.model import Alert, ServiceSpec
+
+if TYPE_CHECKING:
+    from tools.sandbox.simulator import Sandbox
+
+KEEP_FIRING_S = 60
+
+Condition = Callable[[dict[str, np.ndarray], dict[str, np.ndarray], ServiceSpec],
+                     np.ndarray | None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    severity: str
+    metric: str
+    for_s: int
+    summary: str  # formatted with service=
+    condition: Condition  # (values, normal clean values, spec) -> bool per step, None: n/a
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("HighErrorRate", "critical", "error_rate", 120,
+         "{service}: error rate above 5 % for 2 minutes",
+         lambda v, n, s: v["error_rate"] > 5.0),
+    Rule("HighLatencyP99", "warning", "latency_p99", 180,
+         "{service}: p99 latency above 2.5x its normal for 3 minutes",
+         lambda v, n, s: v["latency_p99"] > 2.5 * n["latency_p99"]),
+    Rule("CPUSaturated", "warning", "cpu", 300,
+         "{service}: CPU above 90 % of its limit for 5 minutes",
+         lambda v, n, s: v["cpu"] > 90.0),
+    Rule("MemoryNearLimit", "warning", "memory", 60,
+         "{service}: memory above 90 % of its limit",
+         lambda v, n, s: v["memory"] > 0.9 * s.memory_limit_mb),
+    Rule("DiskAlmostFull", "critical", "disk", 60,
+         "{service}: data volume more than 90 % full",
+         lambda v, n, s: None if "disk" not in v else v["disk"] > 90.0),
+    Rule("ConnectionPoolExhausted", "critical", "connections", 120,
+         "{service}: every connection of its pool in use for 2 minutes",
+         lambda v, n, s: None if "connections" not in v else v["connections"] >= s.pool_size),
+    Rule("CertificateExpiringSoon", "warning", "cert_expiry", 0,
+         "{service}: TLS certificate expires in less than 7 days",
+         lambda v, n, s: v["cert_expiry"] < 7.0),
+    Rule("ServiceDown", "critical", "request_rate", 60,
+         "{service}: not serving requests for 1 minute",
+         lambda v, n, s: v["request_rate"] < 0.05 * n["request_rate"]),
+)
+
+
+def firing_runs(cond: np.ndarray, step: int, for_s: int) -> list[tuple[int, int | None]]:
+    """(first firing index, resolved index or None) for a boolean series."""
+    if not cond.any():
+        return []
+    padded = np.concatenate(([False], cond, [False])).astype(np.int8)
+    edges = np.diff(padded)
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    merged: list[list[int]] = []
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        if merged and (s - merged[-1][1]) * step <= KEEP_FIRING_S:
+            merged[-1][1] = e
+        else:
+            merged.append([s, e])
+    need = -(-for_s // step)  # steps the condition must have held
+    out: list[tuple[int, int | None]] = []
+    for s, e in merged:
+        if s + need < e:
+            out.append((s + need, e if e < len(cond) else None))
+    return out
+
+
+def evaluate(sandbox: Sandbox) -> list[Alert]:
+    ts = sandbox.timestamps
+    alerts: list[Alert] = []
+    for service in sandbox.topology.names():
+        spec = sandbox.topology.services[service]
+        values = {m: sandbox.series(service, m, sandbox.start, sandbox.end)[1]
+                  for m in sandbox.metric_names(service)}
+        normal = sandbox.normal.values[service]
+        for rule in RULES:
+            cond = rule.condition(values, normal, spec)
+            if cond is None:
+                continue
+            for first, resolved in firing_runs(cond, sandbox.step, rule.for_s):
+                alerts.append(Alert(
+                    rule.name, service, rule.severity, int(ts[first]),
+                    int(ts[resolved]) if resolved is not None else None,
+                    rule.summary.format(service=service),
+                    {"alertname": rule.name, "service": service, "severity": rule.severity,
+                     "metric": rule.metric}))
+    alerts.sort(key=lambda a: (a.starts_at, a.service, a.name))
+    return alerts
