@@ -17,6 +17,7 @@ from tools.base import ToolRegistry
 from tools.events import FiringAlerts, RecentChanges
 from tools.logs import SearchLogs
 from tools.metrics import DetectMetricAnomalies, QueryMetrics
+from tools.traces import SearchTraces
 
 
 @dataclass
@@ -40,6 +41,7 @@ def build_registry(backend: SandboxBackend) -> ToolRegistry:
     registry.register(SearchLogs(backend, backend.services()))
     registry.register(RecentChanges(backend))
     registry.register(FiringAlerts(backend))
+    registry.register(SearchTraces(backend))
     return registry
 
 

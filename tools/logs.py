@@ -131,12 +131,17 @@ class SearchLogs:
             unusual = errors >= 5 and errors > 3 * max(expected, 1.0)
             if errors:
                 main = next((t for t in top if t.level == "ERROR"), top[0])
+                # Since when: the main template's first line, if it is new to this window.
+                seen_before = {template_of(line.message) for line in before.lines
+                               if line.service == service}
+                since = main.first if main.template not in seen_before else None
                 text = (f"{service} logged {errors} ERROR lines in {fmt_duration(span_s)} "
                         f"({before_counts.get(service, 0)} in the hour before); most common: "
-                        f"\"{main.template}\" ({main.count} times since {fmt_time(main.first)})")
+                        f"\"{main.template}\" ({main.count} times, first at "
+                        f"{fmt_time(main.first)})")
                 score = min(1.0, errors / (10 * max(expected, 1.0))) if unusual else 0.1
                 findings.append(Finding("log_errors", service, text, score,
-                                        value=float(errors), since=main.first,
+                                        value=float(errors), since=since,
                                         evidence=[ev.id]))
         findings.sort(key=lambda f: -f.score)
         total = len(result.lines)

@@ -53,8 +53,13 @@ def rank_root_causes(findings: list[Finding], topology: TopologySource,
             changes[f.service].append(f)
     if not anomalies:
         return []
-    onsets = {s: min((f.since for f in fs if f.since is not None), default=None)
-              for s, fs in anomalies.items()}
+    # Onsets from metrics when there are any: a log finding's first line may be one of the
+    # usual background errors, long before the trouble.
+    onsets = {}
+    for s, fs in anomalies.items():
+        metric_times = [f.since for f in fs if f.metric and f.since is not None]
+        any_times = [f.since for f in fs if f.since is not None]
+        onsets[s] = min(metric_times or any_times, default=None)
     known_onsets = [t for t in onsets.values() if t is not None]
     first_onset = min(known_onsets) if known_onsets else None
 
@@ -62,33 +67,42 @@ def rank_root_causes(findings: list[Finding], topology: TopologySource,
     for service, fs in anomalies.items():
         metric_fs = sorted((f for f in fs if f.metric), key=lambda f: -f.score)
         strongest = max(f.score for f in fs)
-        score = 0.45 * strongest
+        score = 0.4 * strongest
         reasons: list[str] = []
         resource = next((f for f in metric_fs if f.metric in RESOURCE_METRICS), None)
         if resource is not None:
             score += 0.15
             reasons.append(f"its own {resource.metric.replace('_', ' ')} is abnormal")
-        sick_deps = sorted(_downstream(topology, service) & anomalies.keys())
+        onset = onsets[service]
+        # A dependency whose trouble began later than ours cannot have caused it.
+        sick_deps = sorted(
+            d for d in _downstream(topology, service) & anomalies.keys()
+            if onset is None or onsets[d] is None or onsets[d] <= onset + 60
+        )
         if not sick_deps:
             score += 0.25
             if topology.dependencies(service):
                 reasons.append("none of its dependencies is abnormal")
         else:
             reasons.append(f"its dependencies {', '.join(sick_deps)} are abnormal too")
-        onset = onsets[service]
-        if onset is not None and first_onset is not None and onset <= first_onset + 60:
-            score += 0.1
-            reasons.append(f"its trouble started first ({fmt_time(onset)})")
+            # The further up the chain of sick services, the more likely a mere victim.
+            score -= 0.05 * len(sick_deps)
+        if onset is not None and first_onset is not None:
+            # Earlier trouble is likelier cause than effect: full bonus for the first, none
+            # for ten minutes later.
+            score += 0.1 * max(0.0, 1 - (onset - first_onset) / 600)
+            if onset <= first_onset + 60:
+                reasons.append(f"its trouble started first ({fmt_time(onset)})")
         evidence = [e for f in fs for e in f.evidence]
         for change in changes.get(service, []):
             if (onset is not None and change.since is not None
                     and onset - CHANGE_BEFORE_S <= change.since <= onset + CHANGE_AFTER_S):
-                score += 0.15
+                score += 0.35
                 reasons.append(f"it changed just before: {change.text}")
                 evidence += change.evidence
                 break
         top = resource or (metric_fs[0] if metric_fs else None)
-        candidates.append(Candidate(service, top.metric if top else None, min(score, 1.0),
+        candidates.append(Candidate(service, top.metric if top else None, min(max(score, 0.0), 1.0),
                                     reasons, evidence))
     candidates.sort(key=lambda c: (-c.score, c.service))
     return candidates[:limit]

@@ -11,6 +11,10 @@ from typing import Protocol
 
 import numpy as np
 
+from tools.sandbox.model import Span, Trace
+
+__all__ = ["Span", "Trace"]  # the trace format every trace backend returns
+
 
 @dataclass
 class Series:
@@ -93,6 +97,13 @@ class AlertsBackend(Protocol):
     source: str
 
     def firing(self, at: int) -> tuple[list[FiringAlert], str]: ...
+
+
+class TracesBackend(Protocol):
+    source: str
+
+    def find_traces(self, service: str | None, start: int, end: int,
+                    limit: int) -> tuple[list[Trace], str]: ...
 
 
 class TopologySource(Protocol):

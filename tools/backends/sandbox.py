@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.backends import Change, FiringAlert, LogLine, LogQueryResult, Series
+from tools.backends import Change, FiringAlert, LogLine, LogQueryResult, Series, Trace
 from tools.sandbox.simulator import Sandbox
 
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
@@ -91,3 +91,10 @@ class SandboxBackend:
             for a in self.sandbox.firing(at)
         ]
         return alerts, f"sandbox[{self.scenario_name}] alerts firing at {at}"
+
+    # -- traces
+    def find_traces(self, service: str | None, start: int, end: int,
+                    limit: int) -> tuple[list[Trace], str]:
+        traces = self.sandbox.traces(service, start, end, limit=limit)
+        scope = f'service="{service}"' if service else "any service"
+        return traces, f"sandbox[{self.scenario_name}] traces through {scope} [{start}, {end})"

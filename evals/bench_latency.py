@@ -1,0 +1,74 @@
+"""Answer latency with a warm process (as in `opscopilot chat` or the Slack bot), and cold.
+
+    python -m evals.bench_latency [--rounds N] [--cold]
+
+Warm: one process, the model loaded and the router trained, questions of every intent asked
+round after round; prints the median and p95 per question. Cold (--cold): wall time of whole
+`opscopilot ask` processes, which pay for imports and the model load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+QUESTIONS = (
+    "what is wrong with checkout?",
+    "is anything broken right now?",
+    "p99 latency of frontend over the last hour",
+    "show me error logs of payment in the last 30 minutes",
+    "what changed in the last 3 hours?",
+    "which alerts are firing?",
+    "cpu of recommendation since 13:00",
+    "why is cart slow?",
+)
+
+
+def warm(rounds: int) -> list[float]:
+    from bot.answer import Question
+    from bot.app import build_runtime
+    from bot.settings import load_settings
+
+    runtime = build_runtime(load_settings(), "bad-deploy-checkout")
+    now = runtime.default_now()
+    runtime.copilot.answer(Question("warm up: what is wrong with cart?", now))
+    timings = []
+    for _ in range(rounds):
+        for q in QUESTIONS:
+            started = time.perf_counter()
+            runtime.copilot.answer(Question(q, now))
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def cold(runs: int) -> list[float]:
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bot.cli", "ask", QUESTIONS[0], "--json"],
+                       check=True, capture_output=True)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cold", action="store_true", help="also time whole ask processes")
+    args = parser.parse_args()
+    t = sorted(warm(args.rounds))
+    p95 = t[min(len(t) - 1, int(0.95 * len(t)))]
+    print(f"warm answer latency over {len(t)} questions: median {statistics.median(t):.0f} ms, "
+          f"p95 {p95:.0f} ms, max {t[-1]:.0f} ms (target: median < 300 ms)")
+    if args.cold:
+        c = cold(3)
+        print(f"cold `opscopilot ask` process: median {statistics.median(c) / 1000:.1f} s "
+              f"over {len(c)} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

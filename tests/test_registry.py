@@ -1,0 +1,65 @@
+"""The tool registry: schema validation and backend faults become results, bugs raise."""
+
+from typing import ClassVar
+
+import pytest
+from pydantic import BaseModel
+
+from tools.base import BackendTimeout, ToolRegistry, ToolResult, ToolStatus, UnknownTool
+
+
+class EchoParams(BaseModel):
+    service: str
+    minutes: int = 30
+
+
+class Echo:
+    name: ClassVar[str] = "echo"
+    description: ClassVar[str] = "says what it got"
+    Params: ClassVar[type[BaseModel]] = EchoParams
+    side_effects: ClassVar[bool] = False
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.fail = fail
+
+    def run(self, params: EchoParams) -> ToolResult:
+        if self.fail:
+            raise self.fail
+        return ToolResult(self.name, ToolStatus.OK, f"{params.service} {params.minutes}")
+
+
+def test_run_validates_and_times():
+    reg = ToolRegistry()
+    reg.register(Echo())
+    r = reg.run("echo", {"service": "cart"})
+    assert r.ok and r.summary == "cart 30" and r.duration_ms >= 0
+
+
+def test_bad_arguments_are_a_result_naming_the_field():
+    reg = ToolRegistry()
+    reg.register(Echo())
+    r = reg.run("echo", {"minutes": "soon"})
+    assert r.status is ToolStatus.ERROR
+    assert "service" in r.summary and "minutes" in r.summary
+
+
+def test_backend_down_is_a_result_a_bug_is_not():
+    reg = ToolRegistry()
+    reg.register(Echo(BackendTimeout("Prometheus at http://prom:9090 did not answer within 5 s")))
+    r = reg.run("echo", {"service": "cart"})
+    assert r.status is ToolStatus.ERROR and "did not answer within 5 s" in r.summary
+    reg2 = ToolRegistry()
+    reg2.register(Echo(ZeroDivisionError("bug")))
+    with pytest.raises(ZeroDivisionError):
+        reg2.run("echo", {"service": "cart"})
+
+
+def test_unknown_and_duplicate_tools():
+    reg = ToolRegistry()
+    reg.register(Echo())
+    with pytest.raises(UnknownTool):
+        reg.run("nope", {})
+    with pytest.raises(ValueError, match="twice"):
+        reg.register(Echo())
+    schema = reg.schemas()[0]
+    assert schema["name"] == "echo" and "service" in schema["parameters"]["properties"]
