@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tools.sandbox.simulator import Sandbox, load_sandbox
-
 from bot.copilot import Copilot
 from bot.router import Router
 from bot.settings import Settings
+from knowledge.kb import KnowledgeBase
 from tools.backends.sandbox import SandboxBackend
 from tools.base import ToolRegistry
 from tools.events import FiringAlerts, RecentChanges
+from tools.knowledge import SearchIncidents, SuggestRunbooks
 from tools.logs import SearchLogs
 from tools.metrics import DetectMetricAnomalies, QueryMetrics
+from tools.sandbox.simulator import Sandbox, load_sandbox
 from tools.traces import SearchTraces
 
 
@@ -26,6 +27,7 @@ class Runtime:
 
     copilot: Copilot
     sandbox: Sandbox | None
+    kb: KnowledgeBase | None = None
 
     def default_now(self) -> datetime:
         """The scenario's "now" in the sandbox (a few minutes into its incident), else the clock."""
@@ -34,7 +36,7 @@ class Runtime:
         return datetime.now(UTC)
 
 
-def build_registry(backend: SandboxBackend) -> ToolRegistry:
+def build_registry(backend: SandboxBackend, kb: KnowledgeBase | None = None) -> ToolRegistry:
     registry = ToolRegistry()
     registry.register(QueryMetrics(backend))
     registry.register(DetectMetricAnomalies(backend))
@@ -42,6 +44,9 @@ def build_registry(backend: SandboxBackend) -> ToolRegistry:
     registry.register(RecentChanges(backend))
     registry.register(FiringAlerts(backend))
     registry.register(SearchTraces(backend))
+    if kb is not None:
+        registry.register(SearchIncidents(kb))
+        registry.register(SuggestRunbooks(kb))
     return registry
 
 
@@ -61,5 +66,6 @@ def build_runtime(settings: Settings, scenario: str | Path | None = None,
                         cache_dir=settings.resolved_cache_dir() / "router")
     else:
         router.services = backend.services()
-    copilot = Copilot(router, build_registry(backend), backend, settings)
-    return Runtime(copilot, sandbox)
+    kb = KnowledgeBase.from_settings(settings)  # opens nothing until the first search
+    copilot = Copilot(router, build_registry(backend, kb), backend, settings)
+    return Runtime(copilot, sandbox, kb)

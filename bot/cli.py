@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 from rich.console import Console
 
+from bot.cli_kb import kb_app
+
 if TYPE_CHECKING:
     from bot.app import Runtime
     from bot.settings import Settings
@@ -29,6 +31,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="opscopilot: an operations copilot for on-call teams.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="The simulated shop the copilot can work on.")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(kb_app, name="kb")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -47,10 +50,9 @@ class UsageError(ValueError):
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn errors a person can fix into one line and exit code 2."""
-    from tools.sandbox.scenario import ScenarioError
-
     from bot.entities import QuestionError
     from bot.settings import SettingsError
+    from tools.sandbox.scenario import ScenarioError
 
     try:
         yield
@@ -217,6 +219,13 @@ def demo(
         settings = _settings()
         out.print("[dim]Loading the sandbox and the embedding model...[/dim]")
         runtime = _runtime(settings, scenario or "bad-deploy-checkout")
+        if runtime.kb is not None and runtime.kb.is_empty():
+            from knowledge.corpus import demo_documents
+            from knowledge.ingest import ingest_documents
+
+            out.print("[dim]Seeding the knowledge base with the shop's incident history and "
+                      "runbooks (once)...[/dim]")
+            ingest_documents(runtime.kb.store, demo_documents())
     sb = runtime.sandbox
     assert sb is not None
     when = runtime.default_now()
@@ -275,9 +284,8 @@ def sandbox_show(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Show a scenario: its services, faults, default now and ground truth."""
-    from tools.sandbox.simulator import load_sandbox
-
     from tools.formatting import fmt_datetime
+    from tools.sandbox.simulator import load_sandbox
 
     with user_errors():
         sb = load_sandbox(name)

@@ -3,7 +3,7 @@ copied from a finding or an evidence item, never computed here or made up."""
 
 from __future__ import annotations
 
-from bot.answer import Answer, ChartSpec, RootCause
+from bot.answer import Answer, ChartSpec, RootCause, RunbookSuggestion, SimilarIncident
 from bot.planner import Plan
 from tools.backends import TopologySource
 from tools.base import Finding, ToolResult, ToolStatus
@@ -96,7 +96,15 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
     if alerts:
         lines.append("Alerts firing:")
         lines += _bullets(alerts, 4)
-    answer.findings = sorted(anomalies, key=lambda f: -f.score) + log_findings + changes + alerts
+    knowledge = [f for f in findings if f.kind in ("similar_incident", "runbook")]
+    if any(f.kind == "similar_incident" for f in knowledge):
+        lines.append("Similar past incidents:")
+        lines += _bullets([f for f in knowledge if f.kind == "similar_incident"], 2)
+    if any(f.kind == "runbook" for f in knowledge):
+        lines.append("Runbooks that may fit:")
+        lines += _bullets([f for f in knowledge if f.kind == "runbook"], 2)
+    answer.findings = (sorted(anomalies, key=lambda f: -f.score) + log_findings + changes
+                       + alerts + knowledge)
     answer.charts = [
         ChartSpec(f"{f.service} {f.metric}", f.service, f.metric or "",
                   plan.start - CHART_HISTORY_S, plan.end, f.evidence[0])
@@ -127,6 +135,22 @@ def _logs(answer: Answer, results: list[ToolResult]) -> list[str]:
     return lines
 
 
+def _knowledge_lists(answer: Answer) -> None:
+    """Fill similar_incidents and runbooks from the knowledge tools' findings and evidence."""
+    evidence = {e.id: e for e in answer.evidence}
+    for f in answer.findings:
+        ev = evidence.get(f.evidence[0]) if f.evidence else None
+        if ev is None:
+            continue
+        if f.kind == "similar_incident":
+            answer.similar_incidents.append(SimilarIncident(
+                str(ev.values.get("id", "")), str(ev.values.get("title", "")), f.score,
+                ev.link, ev.summary))
+        elif f.kind == "runbook":
+            answer.runbooks.append(RunbookSuggestion(
+                str(ev.values.get("id", "")), f.score, str(ev.values.get("title", ""))))
+
+
 def compose(question_text: str, intent: str, route_confidence: float, plan: Plan,
             results: list[ToolResult], topology: TopologySource) -> Answer:
     answer = Answer(question=question_text, intent=intent, summary="",
@@ -154,6 +178,7 @@ def compose(question_text: str, intent: str, route_confidence: float, plan: Plan
     else:
         lines = _listing(answer, results, "Nothing found.")
     lines += _problems(results)
+    _knowledge_lists(answer)
     answer.summary = "\n".join(lines)
 
     strength = max((c.score for c in answer.root_causes), default=0.6)

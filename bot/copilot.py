@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from bot.answer import Answer, Question
 from bot.composer import compose
-from bot.planner import make_plan
+from bot.planner import enrichment_calls, make_plan
 from bot.router import Route, Router
 from bot.settings import Settings
 from tools.backends import TopologySource
@@ -37,6 +37,7 @@ class Conversation:
     services: list[str] = field(default_factory=list)
     window: tuple[int, int] | None = None
     turns: int = 0
+    incident_query: str = ""  # the last investigation's findings in words, for "seen this before?"
 
 
 class Copilot:
@@ -73,9 +74,18 @@ class Copilot:
             plan = make_plan(
                 route.intent, services, list(ents.metrics), start, end,
                 set(self.registry.names()), self.topology, window_given=ents.window is not None,
-                log_level=ents.log_level, keywords=list(ents.keywords),
+                log_level=ents.log_level, keywords=list(ents.keywords), question=question.text,
+                context_query=conversation.incident_query if conversation else None,
             )
             results = [self.registry.run(c.tool, c.args) for c in plan.calls]
+            if route.intent == "investigate":
+                extra, incident_query = enrichment_calls(
+                    [f for r in results for f in r.findings], self.topology,
+                    set(self.registry.names()))
+                plan.calls += extra
+                results += [self.registry.run(c.tool, c.args) for c in extra]
+                if conversation is not None and incident_query:
+                    conversation.incident_query = incident_query
             for call, result in zip(plan.calls, results, strict=True):
                 log.info("tool %s %s -> %s (%.0f ms)", call.tool, call.args, result.status.value,
                          result.duration_ms)

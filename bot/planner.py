@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tools.backends import TopologySource
+from tools.base import Finding
+from tools.rootcause import rank_root_causes
 
 # Intents the classifier knows (bot/data/utterances.yaml) and the tools each one needs.
 INTENT_TOOLS: dict[str, tuple[str, ...]] = {
@@ -80,6 +82,8 @@ def make_plan(
     window_given: bool = True,
     log_level: str | None = None,
     keywords: list[str] | None = None,
+    question: str = "",
+    context_query: str | None = None,
 ) -> Plan:
     plan = Plan(intent, list(services), start, end)
     needed = INTENT_TOOLS.get(intent, ())
@@ -124,8 +128,50 @@ def make_plan(
     elif intent == "alerts":
         plan.scope = services or topology.services()
         plan.calls.append(ToolCall("firing_alerts", {"at": end, "services": services}))
+    elif intent in ("similar_incidents", "runbook"):
+        # "Have we seen this before?" means *this*: the thread's incident, when there is one.
+        query = f"{context_query} {question}" if context_query else question
+        plan.scope = services
+        plan.calls.append(ToolCall(needed[0], {"query": query, "services": services}))
     elif needed:
         plan.scope = services
         plan.calls.append(ToolCall(needed[0], {"services": services, "start": start,
                                                "end": end}))
     return plan
+
+
+def incident_context(findings: list[Finding], topology: TopologySource) -> tuple[str, list[str]]:
+    """A search query describing the live incident in words (suspect, symptoms, error templates,
+    alert names), and the suspected services: what past incidents and runbooks are matched on."""
+    ranked = rank_root_causes(findings, topology)
+    if not ranked:
+        return "", []
+    suspects = [c.service for c in ranked[:2]]
+    words: list[str] = []
+    for f in findings:
+        if f.service not in suspects:
+            continue
+        if f.kind == "metric_anomaly" and f.metric:
+            words.append(f"{f.service} {f.metric.replace('_', ' ')} "
+                         f"{'high' if (f.value or 0) >= (f.baseline or 0) else 'low'}")
+        elif f.kind in ("log_errors", "alert", "change"):
+            words.append(f.text.split(":", 1)[-1] if f.kind == "log_errors" else f.text)
+    return "; ".join(dict.fromkeys(words))[:500], suspects
+
+
+def enrichment_calls(findings: list[Finding], topology: TopologySource,
+                     available_tools: set[str]) -> tuple[list[ToolCall], str]:
+    """After an investigation found trouble: similar past incidents and fitting runbooks."""
+    query, suspects = incident_context(findings, topology)
+    if not query:
+        return [], ""
+    alerts = sorted({f.text.split(" ", 1)[0] for f in findings
+                     if f.kind == "alert" and f.service in suspects})
+    calls = []
+    if "search_incidents" in available_tools:
+        calls.append(ToolCall("search_incidents", {"query": query, "services": suspects,
+                                                   "k": 3}))
+    if "suggest_runbooks" in available_tools:
+        calls.append(ToolCall("suggest_runbooks", {"query": query, "services": suspects,
+                                                   "alerts": alerts, "k": 3}))
+    return calls, query

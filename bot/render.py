@@ -29,7 +29,7 @@ def render_answer(answer: Answer, console: Console, show_evidence: bool = True) 
         cited = {e for f in answer.findings for e in f.evidence}
         shown = [e for e in answer.evidence if e.id in cited] or answer.evidence[:3]
         for ev in shown[:8]:
-            console.print(f"[dim]  [{escape(ev.id)}] {escape(ev.query)}[/dim]")
+            console.print(f"[dim]  {escape(f'[{ev.id}]')} {escape(ev.query)}[/dim]")
         if len(shown) > 8:
             console.print(f"[dim]  ... {len(shown) - 8} more (use --json)[/dim]")
     calls = ", ".join(

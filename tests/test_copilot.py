@@ -83,10 +83,37 @@ def test_follow_up_reuses_the_threads_service(runtime_for):
     assert "from earlier in this thread" in second.summary
 
 
-def test_capabilities_not_built_yet_are_said_not_faked(runtime_for):
-    answer = ask(runtime_for("bad-deploy-checkout"), "have we seen this incident before?")
-    assert answer.intent == "similar_incidents"
-    assert answer.tool_calls == [] and "knowledge base" in answer.summary
+@pytest.fixture(scope="module")
+def seeded(runtime_for):
+    """The demo knowledge base (shop incident history + runbooks) in the tests' data dir."""
+    from knowledge.corpus import demo_documents
+    from knowledge.ingest import ingest_documents
+
+    runtime = runtime_for("bad-deploy-checkout")
+    ingest_documents(runtime.kb.store, demo_documents())
+    return runtime
+
+
+def test_investigation_brings_similar_incidents_and_runbooks(seeded):
+    conv = Conversation()
+    answer = ask(seeded, "what is wrong with checkout?", conv)
+    assert "search_incidents" in answer.tools and "suggest_runbooks" in answer.tools
+    assert answer.similar_incidents and answer.runbooks
+    # the past incidents found are about the suspect and its kind of trouble
+    top = next(f for f in answer.findings if f.kind == "similar_incident")
+    assert top.service == "checkout", top.text
+    assert ungrounded_numbers(answer) == [], answer.summary
+    # "have we seen this before?" in the same thread searches with the incident's context
+    again = ask(seeded, "have we seen this before?", conv)
+    assert again.intent == "similar_incidents"
+    assert "checkout" in again.tool_calls[0].args["query"]
+    assert again.similar_incidents
+
+
+def test_runbook_question_suggests_runbooks(seeded):
+    answer = ask(seeded, "how do I roll back a bad deploy of checkout?")
+    assert answer.intent == "runbook" and answer.runbooks, answer.summary
+    assert ungrounded_numbers(answer) == []
 
 
 def test_out_of_scope_calls_no_tool(runtime_for):

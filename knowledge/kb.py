@@ -1,0 +1,85 @@
+"""The knowledge base as the rest of the copilot sees it: a store plus its searcher, opened lazily.
+
+Tools and the CLI hold a `KnowledgeBase`; nothing touches Chroma or the model until the first
+search or ingest. `KnowledgeBase.from_settings(settings)` stores under
+`settings.resolved_data_dir() / "kb"` unless a Chroma server URL is given.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from knowledge.embeddings import MODEL_NAME, Embedder
+from knowledge.search import Hit, HybridSearcher, SearchFilter
+from knowledge.store import KnowledgeStore, embedder_for
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+CHROMA_URL_ENV = "OPSCOPILOT_KB__CHROMA_URL"
+MODEL_ENV = "OPSCOPILOT_KB__MODEL"  # all-MiniLM-L6-v2 (default) or hashing-384 (tests, benches)
+
+
+def kb_path(settings: Settings) -> Path:
+    return settings.resolved_data_dir() / "kb"
+
+
+def chroma_url_from_env() -> str | None:
+    """The Chroma server URL from the environment (until settings grow a `kb` section)."""
+    return os.environ.get(CHROMA_URL_ENV) or None
+
+
+def embedder_from_env() -> Embedder:
+    """The embedding model named by the environment; MiniLM unless told otherwise."""
+    return embedder_for(os.environ.get(MODEL_ENV) or MODEL_NAME)
+
+
+class KnowledgeBase:
+    """A lazily opened `KnowledgeStore` with one `HybridSearcher`, safe to share across threads."""
+
+    def __init__(self, opener: Callable[[], KnowledgeStore]) -> None:
+        self._opener = opener
+        self._store: KnowledgeStore | None = None
+        self._searcher: HybridSearcher | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_store(cls, store: KnowledgeStore) -> KnowledgeBase:
+        return cls(lambda: store)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, url: str | None = None,
+                      embedder: Embedder | None = None) -> KnowledgeBase:
+        url = url or chroma_url_from_env()
+        path = None if url else kb_path(settings)
+        return cls(lambda: KnowledgeStore.open(path=path, url=url,
+                                               embedder=embedder or embedder_from_env()))
+
+    @property
+    def store(self) -> KnowledgeStore:
+        with self._lock:
+            if self._store is None:
+                self._store = self._opener()
+                self._searcher = HybridSearcher(self._store)
+            return self._store
+
+    @property
+    def searcher(self) -> HybridSearcher:
+        self.store  # noqa: B018 - opens the store and builds the searcher
+        assert self._searcher is not None
+        return self._searcher
+
+    def warm(self) -> None:
+        """Open the store, load the model and build the keyword index now (at start-up), so
+        the first question does not pay for them."""
+        self.searcher.search("warm up", 1)
+
+    def is_empty(self) -> bool:
+        return self.store.count() == 0
+
+    def search(self, query: str, k: int = 5, filt: SearchFilter | None = None) -> list[Hit]:
+        return self.searcher.search(query, k, filt)
