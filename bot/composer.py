@@ -97,12 +97,14 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
         lines.append("Alerts firing:")
         lines += _bullets(alerts, 4)
     knowledge = [f for f in findings if f.kind in ("similar_incident", "runbook")]
-    if any(f.kind == "similar_incident" for f in knowledge):
-        lines.append("Similar past incidents:")
-        lines += _bullets([f for f in knowledge if f.kind == "similar_incident"], 2)
-    if any(f.kind == "runbook" for f in knowledge):
-        lines.append("Runbooks that may fit:")
-        lines += _bullets([f for f in knowledge if f.kind == "runbook"], 2)
+    for kind, title in (("similar_incident", "Similar past incidents:"),
+                        ("runbook", "Runbooks that may fit:")):
+        hits = sorted((f for f in knowledge if f.kind == kind), key=lambda f: -f.score)
+        # Only the close ones in the text; the rest stay in the findings.
+        close = [f for f in hits if f.score >= 0.6 * hits[0].score] if hits else []
+        if close:
+            lines.append(title)
+            lines += [f"- {f.text}" for f in close[:2]]
     answer.findings = (sorted(anomalies, key=lambda f: -f.score) + log_findings + changes
                        + alerts + knowledge)
     answer.charts = [

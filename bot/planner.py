@@ -7,6 +7,7 @@ no calls and a note saying so, never a made-up answer.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,9 +155,13 @@ def incident_context(findings: list[Finding], topology: TopologySource) -> tuple
         if f.kind == "metric_anomaly" and f.metric:
             words.append(f"{f.service} {f.metric.replace('_', ' ')} "
                          f"{'high' if (f.value or 0) >= (f.baseline or 0) else 'low'}")
-        elif f.kind in ("log_errors", "alert", "change"):
-            words.append(f.text.split(":", 1)[-1] if f.kind == "log_errors" else f.text)
-    return "; ".join(dict.fromkeys(words))[:500], suspects
+        elif f.kind == "log_errors" and (m := re.search(r'"(.+)"', f.text)):
+            words.append(" ".join(m[1].replace("<*>", " ").split()))
+        elif f.kind == "alert":
+            words.append(f.text.split(" ", 1)[0])
+        elif f.kind == "change":
+            words.append(f.text.split(": ", 1)[-1])
+    return "; ".join(dict.fromkeys(words))[:400], suspects
 
 
 def enrichment_calls(findings: list[Finding], topology: TopologySource,
