@@ -31,6 +31,8 @@ bench: setup
 	$(PY) -m evals.router_accuracy
 	$(PY) -m evals.bench_latency
 	$(PY) -m evals.findings_accuracy
+	$(PY) -m evals.retrieval_eval
+	$(PY) -m evals.bench_kb
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
