@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 
     embedder = embedder_for(args.model)
     embedder.embed(["warm up the model"])
-    store = KnowledgeStore.open(args.store or Path(tempfile.mkdtemp(prefix="kb-bench-")),
-                                embedder=embedder)
+    store_dir = args.store or Path(tempfile.mkdtemp(prefix="kb-bench-"))
+    store = KnowledgeStore.open(store_dir, embedder=embedder)
     docs = synthetic_documents(args.docs)
     t0 = time.perf_counter()
     report = ingest_documents(store, docs, batch_docs=128)
@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  parts p50: query embedding {percentile(embed, 50):.1f} ms, Chroma "
           f"{percentile(dense, 50):.1f} ms, BM25 {percentile(keyword, 50):.1f} ms")
     print(f"  with service+severity+date filters: p50 {percentile(filtered, 50):.1f} ms")
+    size = sum(f.stat().st_size for f in store_dir.rglob("*") if f.is_file())
+    print(f"store on disk: {size / 2**20:.0f} MiB ({store_dir})")
     return 0
 
 
