@@ -12,15 +12,14 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
-from rich.console import Console
 
+from bot.cli_common import UsageError, err, out, user_errors
 from bot.cli_kb import kb_app
 
 if TYPE_CHECKING:
@@ -33,35 +32,11 @@ sandbox_app = typer.Typer(no_args_is_help=True, help="The simulated shop the cop
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(kb_app, name="kb")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
 ScenarioOpt = Annotated[str | None, typer.Option(
     "--scenario", "-s", help="sandbox scenario name or YAML file (default: settings)")]
 AtOpt = Annotated[str | None, typer.Option(
     "--at", help="when the question is asked: HH:MM (scenario day), ISO time or unix seconds; "
                  "default: the scenario's now, a few minutes into its incident")]
-
-
-class UsageError(ValueError):
-    """Bad command-line input; the message says what to fix."""
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn errors a person can fix into one line and exit code 2."""
-    from bot.entities import QuestionError
-    from bot.settings import SettingsError
-    from tools.sandbox.scenario import ScenarioError
-
-    try:
-        yield
-    except (UsageError, QuestionError, ScenarioError, SettingsError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    except OSError as exc:
-        err.print(f"[red]error:[/red] {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-        raise typer.Exit(2) from None
 
 
 def _settings() -> Settings:

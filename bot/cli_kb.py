@@ -8,14 +8,13 @@ with another model) ends with one line on stderr and exit code 2.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+
+from bot.cli_common import UsageError, err, out, user_errors
 
 if TYPE_CHECKING:
     from knowledge.kb import KnowledgeBase
@@ -23,33 +22,9 @@ if TYPE_CHECKING:
 kb_app = typer.Typer(no_args_is_help=True,
                      help="The knowledge base: past incidents and runbooks.")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
 UrlOpt = Annotated[str | None, typer.Option(
     "--chroma-url", help="Chroma server URL (default: $OPSCOPILOT_KB__CHROMA_URL, else the "
                          "embedded store under the data dir)")]
-
-
-class KbUsageError(ValueError):
-    """Bad command-line input for a kb command."""
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Errors a person can fix: one line on stderr, exit code 2."""
-    from bot.settings import SettingsError
-    from knowledge.documents import DocumentError
-    from knowledge.store import StoreError
-
-    try:
-        yield
-    except (KbUsageError, SettingsError, StoreError, DocumentError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    except OSError as exc:
-        err.print(f"[red]error:[/red] {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-        raise typer.Exit(2) from None
 
 
 def _kb(url: str | None) -> KnowledgeBase:
@@ -65,7 +40,7 @@ def _date(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise KbUsageError(f"{option} {value!r}: expected a date like 2026-03-31") from None
+        raise UsageError(f"{option} {value!r}: expected a date like 2026-03-31") from None
 
 
 def _ingest(kb: KnowledgeBase, docs: list, skipped: list[tuple[str, str]]) -> None:
@@ -98,7 +73,7 @@ def ingest(
 
     with user_errors():
         if kind not in ("postmortem", "runbook", "auto"):
-            raise KbUsageError(f"--kind {kind!r}: use postmortem, runbook or auto")
+            raise UsageError(f"--kind {kind!r}: use postmortem, runbook or auto")
         docs, skipped = collect(paths, kind)
         _ingest(_kb(chroma_url), docs, skipped)
 
@@ -137,9 +112,9 @@ def search(
 
     with user_errors():
         if kind is not None and kind not in KINDS:
-            raise KbUsageError(f"--kind {kind!r}: use postmortem or runbook")
+            raise UsageError(f"--kind {kind!r}: use postmortem or runbook")
         if not query.strip():
-            raise KbUsageError("the query is empty")
+            raise UsageError("the query is empty")
         filt = SearchFilter(
             services=tuple(s.lower() for s in service or ()), kinds=(kind,) if kind else (),
             severities=tuple(s.lower() for s in severity or ()),

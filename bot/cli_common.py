@@ -1,0 +1,37 @@
+"""What every `opscopilot` sub-command shares: the consoles and the one way user errors end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class UsageError(ValueError):
+    """Bad command-line input; the message says what to fix."""
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Errors a person can fix (a bad question, time, scenario, document, store or setting):
+    one line on stderr and exit code 2, never a traceback."""
+    from bot.entities import QuestionError
+    from bot.settings import SettingsError
+    from knowledge.documents import DocumentError
+    from knowledge.store import StoreError
+    from tools.sandbox.scenario import ScenarioError
+
+    try:
+        yield
+    except (UsageError, QuestionError, ScenarioError, SettingsError, StoreError,
+            DocumentError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        err.print(f"[red]error:[/red] {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        raise typer.Exit(2) from None
