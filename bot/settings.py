@@ -54,6 +54,13 @@ class LLMSettings(BaseModel):
     timeout_s: float = Field(30.0, gt=0, le=600)
 
 
+class KBSettings(BaseModel):
+    chroma_url: AnyHttpUrl | None = Field(
+        None, description="a Chroma server (`chroma run`); unset: the on-disk store in data_dir")
+    model: Literal["all-MiniLM-L6-v2", "hashing-384"] = Field(
+        "all-MiniLM-L6-v2", description="embedding model; hashing-384 is model-free, for tests")
+
+
 class RouterSettings(BaseModel):
     min_confidence: float = Field(0.35, ge=0, le=1,
                                   description="below this the copilot asks to rephrase")
@@ -82,6 +89,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     llm: LLMSettings = LLMSettings()
     router: RouterSettings = RouterSettings()
+    kb: KBSettings = KBSettings()
 
     def resolved_cache_dir(self) -> Path:
         return self.cache_dir.expanduser()

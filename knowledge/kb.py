@@ -7,35 +7,20 @@ search or ingest. `KnowledgeBase.from_settings(settings)` stores under
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from knowledge.embeddings import MODEL_NAME, Embedder
+from knowledge.embeddings import Embedder
 from knowledge.search import Hit, HybridSearcher, SearchFilter
 from knowledge.store import KnowledgeStore, embedder_for
 
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-CHROMA_URL_ENV = "OPSCOPILOT_KB__CHROMA_URL"
-MODEL_ENV = "OPSCOPILOT_KB__MODEL"  # all-MiniLM-L6-v2 (default) or hashing-384 (tests, benches)
-
-
 def kb_path(settings: Settings) -> Path:
     return settings.resolved_data_dir() / "kb"
-
-
-def chroma_url_from_env() -> str | None:
-    """The Chroma server URL from the environment (until settings grow a `kb` section)."""
-    return os.environ.get(CHROMA_URL_ENV) or None
-
-
-def embedder_from_env() -> Embedder:
-    """The embedding model named by the environment; MiniLM unless told otherwise."""
-    return embedder_for(os.environ.get(MODEL_ENV) or MODEL_NAME)
 
 
 class KnowledgeBase:
@@ -54,10 +39,11 @@ class KnowledgeBase:
     @classmethod
     def from_settings(cls, settings: Settings, url: str | None = None,
                       embedder: Embedder | None = None) -> KnowledgeBase:
-        url = url or chroma_url_from_env()
+        url = url or (str(settings.kb.chroma_url) if settings.kb.chroma_url else None)
         path = None if url else kb_path(settings)
+        model = settings.kb.model
         return cls(lambda: KnowledgeStore.open(path=path, url=url,
-                                               embedder=embedder or embedder_from_env()))
+                                               embedder=embedder or embedder_for(model)))
 
     @property
     def store(self) -> KnowledgeStore:
