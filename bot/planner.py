@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.backends import TopologySource
+from tools.backends import TopologySource, downstream
 from tools.base import Finding
 from tools.rootcause import rank_root_causes
 
@@ -57,18 +57,6 @@ class Plan:
     calls: list[ToolCall] = field(default_factory=list)
     note: str | None = None  # why nothing (or less) could be done
     scope: list[str] = field(default_factory=list)  # every service the plan looks at
-
-
-def downstream(topology: TopologySource, service: str) -> list[str]:
-    """The service and everything it calls, directly or not, nearest first."""
-    seen = [service]
-    i = 0
-    while i < len(seen):
-        for dep in topology.dependencies(seen[i]):
-            if dep not in seen:
-                seen.append(dep)
-        i += 1
-    return seen
 
 
 def make_plan(

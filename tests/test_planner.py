@@ -1,7 +1,8 @@
 """Intent + entities -> tool calls."""
 
-from bot.planner import downstream, make_plan
+from bot.planner import make_plan
 from tests.conftest import SHOP
+from tools.backends import downstream
 
 ALL_TOOLS = {"detect_metric_anomalies", "search_logs", "recent_changes", "firing_alerts",
              "query_metrics"}

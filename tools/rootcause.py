@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from tools.backends import TopologySource
+from tools.backends import TopologySource, downstream
 from tools.base import Finding
 from tools.catalog import RESOURCE_METRICS
 from tools.formatting import fmt_time
@@ -28,17 +28,6 @@ class Candidate:
     score: float
     reasons: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
-
-
-def _downstream(topology: TopologySource, service: str) -> set[str]:
-    seen: set[str] = set()
-    todo = list(topology.dependencies(service))
-    while todo:
-        s = todo.pop()
-        if s not in seen:
-            seen.add(s)
-            todo.extend(topology.dependencies(s))
-    return seen
 
 
 def rank_root_causes(findings: list[Finding], topology: TopologySource,
@@ -76,7 +65,7 @@ def rank_root_causes(findings: list[Finding], topology: TopologySource,
         onset = onsets[service]
         # A dependency whose trouble began later than ours cannot have caused it.
         sick_deps = sorted(
-            d for d in _downstream(topology, service) & anomalies.keys()
+            d for d in set(downstream(topology, service)[1:]) & anomalies.keys()
             if onset is None or onsets[d] is None or onsets[d] <= onset + 60
         )
         if not sick_deps:

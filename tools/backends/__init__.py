@@ -114,3 +114,15 @@ class TopologySource(Protocol):
     def dependencies(self, service: str) -> list[str]: ...
 
     def callers(self, service: str) -> list[str]: ...
+
+
+def downstream(topology: TopologySource, service: str) -> list[str]:
+    """The service and everything it calls, directly or not, nearest first."""
+    seen = [service]
+    i = 0
+    while i < len(seen):
+        for dep in topology.dependencies(seen[i]):
+            if dep not in seen:
+                seen.append(dep)
+        i += 1
+    return seen
