@@ -29,6 +29,14 @@ class Runtime:
     sandbox: Sandbox | None
     kb: KnowledgeBase | None = None
 
+    def warm(self) -> None:
+        """Pay the start-up costs now (router training, model load, knowledge-base index), so a
+        long-lived process (chat, the Slack bot) answers its first question as fast as the rest."""
+        self.copilot.router.warm_up()
+        self.copilot.router.route("warm up", datetime.now(UTC))
+        if self.kb is not None and not self.kb.is_empty():
+            self.kb.warm()
+
     def default_now(self) -> datetime:
         """The scenario's "now" in the sandbox (a few minutes into its incident), else the clock."""
         if self.sandbox is not None:

@@ -125,6 +125,7 @@ def chat(scenario: ScenarioOpt = None, at: AtOpt = None) -> None:
         runtime = _runtime(settings, scenario)
         when = parse_at(at, runtime.default_now())
         _check_at(runtime, when)
+        runtime.warm()
     conversation = Conversation()
     as_json = False
     interactive = sys.stdin.isatty()

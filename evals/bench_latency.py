@@ -34,7 +34,7 @@ def warm(rounds: int) -> list[float]:
 
     runtime = build_runtime(load_settings(), "bad-deploy-checkout")
     now = runtime.default_now()
-    runtime.copilot.answer(Question("warm up: what is wrong with cart?", now))
+    runtime.warm()
     timings = []
     for _ in range(rounds):
         for q in QUESTIONS:

@@ -61,7 +61,7 @@ def rank_root_causes(findings: list[Finding], topology: TopologySource,
         resource = next((f for f in metric_fs if f.metric in RESOURCE_METRICS), None)
         if resource is not None:
             score += 0.15
-            reasons.append(f"its own {resource.metric.replace('_', ' ')} is abnormal")
+            reasons.append(f"its own {resource.metric.replace('_', ' ')} metric is abnormal")
         onset = onsets[service]
         # A dependency whose trouble began later than ours cannot have caused it.
         sick_deps = sorted(
