@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 
 from bot.answer import Answer
+from tools.formatting import fmt_window
 
 # 14:05, v2.15.0, 2026-11-20, 23.4, 1,234, 0.31
 # A number glued to letters before it is part of a name (p95, http2, ipv4), not a claim.
@@ -24,6 +25,8 @@ def numbers_in(text: str) -> list[str]:
 
 def _sources(answer: Answer) -> Iterable[str]:
     yield answer.question
+    if answer.window is not None:  # the window the answer covers is the plan's, not a claim
+        yield fmt_window(*answer.window)
     for ev in answer.evidence:
         yield ev.summary
         yield ev.query
