@@ -25,6 +25,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check bot tools knowledge evals tests
+	$(VENV)/bin/mypy bot tools knowledge evals
 
 bench: setup
 	$(PY) -m evals.bench_sandbox

@@ -265,11 +265,12 @@ def sandbox_show(
 
     with user_errors():
         sb = load_sandbox(name)
+    services = {s: list(sb.topology.dependencies(s)) for s in sb.topology.names()}
     info = {
         "name": sb.scenario.name,
         "description": sb.scenario.description,
         "start": sb.start, "end": sb.end, "step": sb.step, "now": sb.now,
-        "services": {s: list(sb.topology.dependencies(s)) for s in sb.topology.names()},
+        "services": services,
         "ground_truth": [
             {"service": g.service, "kind": g.kind, "start": g.start, "end": g.end,
              "affected": [{"service": a.service, "metric": a.metric, "baseline": a.baseline,
@@ -283,7 +284,7 @@ def sandbox_show(
     out.print(f"[bold]{sb.scenario.name}[/bold]: {sb.scenario.description.strip()}")
     out.print(f"data {fmt_datetime(sb.start)} to {fmt_datetime(sb.end)} every {sb.step} s; "
               f"default now {fmt_datetime(sb.now)}")
-    for s, deps in info["services"].items():
+    for s, deps in services.items():
         out.print(f"  {s} -> {', '.join(deps) or '(no dependencies)'}")
     for g in sb.ground_truth:
         out.print(f"fault {g.kind} on {g.service}, {fmt_datetime(g.start)} to "

@@ -79,7 +79,7 @@ def make_plan(
     if needed and not all(t in available_tools for t in needed[:1]):
         plan.note = MISSING_CAPABILITY.get(intent, f"No tool can answer {intent} questions yet.")
         return plan
-    keyword = (keywords or [None])[0]
+    keyword = keywords[0] if keywords else None
 
     if intent == "investigate":
         scope: list[str] = []

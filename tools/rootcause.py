@@ -59,14 +59,14 @@ def rank_root_causes(findings: list[Finding], topology: TopologySource,
         score = 0.4 * strongest
         reasons: list[str] = []
         resource = next((f for f in metric_fs if f.metric in RESOURCE_METRICS), None)
-        if resource is not None:
+        if resource is not None and resource.metric is not None:
             score += 0.15
             reasons.append(f"its own {resource.metric.replace('_', ' ')} metric is abnormal")
         onset = onsets[service]
         # A dependency whose trouble began later than ours cannot have caused it.
         sick_deps = sorted(
             d for d in set(downstream(topology, service)[1:]) & anomalies.keys()
-            if onset is None or onsets[d] is None or onsets[d] <= onset + 60
+            if onset is None or (dep_onset := onsets[d]) is None or dep_onset <= onset + 60
         )
         if not sick_deps:
             score += 0.25
