@@ -1,0 +1,104 @@
+"""A real Prometheus (Debian's package), backfilled from a sandbox scenario with promtool, read
+through PrometheusBackend: the export, the backfill and the backend agree on every number."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from tools.backends.prometheus import PrometheusBackend
+from tools.base import ToolRegistry, ToolStatus
+from tools.catalog import METRICS
+from tools.metrics import DetectMetricAnomalies
+from tools.sandbox.export import export_openmetrics
+from tools.sandbox.simulator import Sandbox, load_sandbox
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("prometheus") is None or shutil.which("promtool") is None,
+    reason="prometheus/promtool not installed (.ci/run installs Debian's prometheus package)")
+
+SCENARIO = "bad-deploy-checkout"
+# The export names every metric opscopilot_sandbox_<metric> with a service label.
+TEMPLATES = {m: 'opscopilot_sandbox_' + m + '{{{label}="{service}"}}' for m in METRICS}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory) -> Iterator[tuple[str, Sandbox]]:
+    root: Path = tmp_path_factory.mktemp("prometheus")
+    sb = load_sandbox(SCENARIO)
+    start, end = sb.now - 3 * 3600, sb.now + 3600
+    om = root / "shop.om"
+    with om.open("w") as fh:
+        export_openmetrics(sb, fh, start=start, end=end)
+    data = root / "data"
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
+                   check=True, capture_output=True, timeout=300)
+    config = root / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1h\n")
+    port = free_port()
+    proc = subprocess.Popen(
+        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
+         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("prometheus did not become ready within 60 s")
+            time.sleep(0.2)
+        yield url, sb
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def make_backend(url: str) -> PrometheusBackend:
+    return PrometheusBackend(url, httpx.Client(), templates=TEMPLATES, step_s=15)
+
+
+def test_backfilled_series_read_back_exactly(prometheus):
+    url, sb = prometheus
+    backend = make_backend(url)
+    assert "checkout" in backend.services()
+    start, end = sb.now - 1800, sb.now
+    series = backend.range_query("checkout", "error_rate", start, end)
+    ts, vs = sb.series("checkout", "error_rate", start, end)
+    common, ia, ib = np.intersect1d(series.timestamps, ts, return_indices=True)
+    assert len(common) >= len(ts) - 1
+    assert np.allclose(series.values[ia], vs[ib], atol=1e-4)
+
+
+def test_the_anomaly_scan_finds_the_bad_deploy_in_real_prometheus(prometheus):
+    url, sb = prometheus
+    registry = ToolRegistry()
+    registry.register(DetectMetricAnomalies(make_backend(url)))
+    result = registry.run("detect_metric_anomalies", {
+        "services": ["checkout"], "metrics": ["error_rate", "latency_p99"],
+        "start": sb.now - 1800, "end": sb.now})
+    assert result.status is ToolStatus.OK, result.summary
+    top = result.findings[0]
+    truth = next(a for g in sb.ground_truth for a in g.affected
+                 if (a.service, a.metric) == ("checkout", "error_rate"))
+    assert (top.service, top.metric) == ("checkout", "error_rate")
+    assert top.value == pytest.approx(truth.observed, rel=0.2)
+    assert result.evidence[0].source == "prometheus" and "/graph?" in result.evidence[0].link
