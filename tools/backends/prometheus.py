@@ -3,12 +3,12 @@
 The copilot's metric names (tools/catalog.py) become PromQL through templates a team can change,
 so "error rate of checkout" maps onto its own metric names and labels. Reads are idempotent: a
 timeout, a refused connection or a 5xx is retried a bounded number of times with backoff, then
-becomes a `BackendError` whose one line the answer can show. 4xx (a bad query) is not retried.
+becomes a `BackendError` (tools/backends/http.py) whose one line the answer can show. A 4xx
+(a bad query) is not retried.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +19,8 @@ import httpx
 import numpy as np
 
 from tools.backends import Series
-from tools.base import BackendError, BackendTimeout
+from tools.backends.http import JsonReader
+from tools.base import BackendError
 
 # {service} and {label} are filled in; {window} is the rate window (e.g. 2m).
 DEFAULT_TEMPLATES: dict[str, str] = {
@@ -56,6 +57,8 @@ class PrometheusBackend:
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+        self._reader = JsonReader("Prometheus", self.base_url, self.client, self.timeout_s,
+                                  self.retries, self.backoff_s)
 
     # -- MetricsBackend
     def services(self) -> list[str]:
@@ -105,36 +108,13 @@ class PrometheusBackend:
                 np.asarray([merged[t] for t in times], dtype=float))
 
     def _malformed(self, what: str) -> BackendError:
-        return BackendError(f"Prometheus at {self.base_url} returned a malformed body: {what}")
+        return self._reader.malformed(what)
 
     def _get(self, path: str, params: Mapping[str, Any]) -> Any:
-        url = f"{self.base_url}{path}"
-        last: BackendError | None = None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-            try:
-                response = self.client.get(url, params=dict(params), timeout=self.timeout_s)
-            except httpx.TimeoutException:
-                last = BackendTimeout(f"Prometheus at {self.base_url} did not answer within "
-                                      f"{self.timeout_s:g} s")
-                continue
-            except httpx.TransportError as exc:
-                last = BackendError(f"Prometheus at {self.base_url} is unreachable: {exc}")
-                continue
-            if response.status_code >= 500:
-                last = BackendError(f"Prometheus at {self.base_url} answered HTTP "
-                                    f"{response.status_code}")
-                continue
-            try:
-                body = response.json()
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise self._malformed("not JSON") from None
-            if not isinstance(body, dict):
-                raise self._malformed("not a JSON object")
-            if response.status_code >= 400 or body.get("status") != "success":
-                reason = body.get("error") or f"HTTP {response.status_code}"
-                raise BackendError(f"Prometheus at {self.base_url} rejected the query: {reason}")
-            return body.get("data")
-        assert last is not None
-        raise last
+        status, body = self._reader.get(path, params)
+        if not isinstance(body, dict):
+            raise self._malformed("not a JSON object")
+        if status >= 400 or body.get("status") != "success":
+            reason = body.get("error") or f"HTTP {status}"
+            raise BackendError(f"Prometheus at {self.base_url} rejected the query: {reason}")
+        return body.get("data")
