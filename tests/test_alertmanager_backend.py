@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from tests.servers import free_port, wait_until_ready
 from tools.backends.alertmanager import AlertmanagerBackend
 from tools.base import BackendError, ToolRegistry, ToolStatus
 from tools.events import FiringAlerts
@@ -64,12 +64,6 @@ def test_the_tool_reports_them_and_a_broken_body_is_one_line():
         bad.firing(NOW)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.skipif(shutil.which("prometheus-alertmanager") is None,
                     reason="prometheus-alertmanager not installed (.ci/run installs it)")
 def test_a_real_alertmanager(tmp_path):
@@ -83,15 +77,7 @@ def test_a_real_alertmanager(tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "alertmanager not ready"
-            time.sleep(0.2)
+        assert wait_until_ready(f"{url}/-/ready", proc), "alertmanager did not become ready"
         now = datetime.now(UTC)
         posted = [{"labels": {"alertname": "HighErrorRate", "service": "checkout",
                               "severity": "critical"},

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import httpx
 import pytest
 
 from knowledge.corpus import demo_documents
@@ -21,6 +18,7 @@ from knowledge.ingest import ingest_documents
 from knowledge.kb import KnowledgeBase
 from knowledge.search import HybridSearcher, SearchFilter
 from knowledge.store import KnowledgeStore
+from tests.servers import free_port, wait_until_ready
 from tools.base import ToolRegistry, ToolStatus
 from tools.knowledge import SearchIncidents, SuggestRunbooks
 
@@ -81,17 +79,11 @@ def test_a_fresh_process_restores_the_embedding_function(minilm_store: Knowledge
     assert done.stdout.strip() in {"INC-1038", "runbook-rotate-certificate"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[str]:
     if not CHROMA.exists() and not shutil.which("chroma"):
         pytest.skip("the chroma CLI is not installed in the venv")
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "chroma.log").open("w")
     proc = subprocess.Popen(
         [str(CHROMA if CHROMA.exists() else shutil.which("chroma")), "run", "--path",
@@ -99,16 +91,8 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("chroma run did not start: " + (tmp_path / "chroma.log").read_text())
-            time.sleep(0.3)
+        if not wait_until_ready(f"{url}/api/v2/heartbeat", proc):
+            pytest.fail("chroma run did not start: " + (tmp_path / "chroma.log").read_text())
         yield url
     finally:
         proc.terminate()

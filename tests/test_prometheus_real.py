@@ -4,9 +4,7 @@ through PrometheusBackend: the export, the backfill and the backend agree on eve
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.servers import free_port, wait_until_ready
 from tools.backends.prometheus import PrometheusBackend
 from tools.base import ToolRegistry, ToolStatus
 from tools.catalog import METRICS
@@ -28,12 +27,6 @@ pytestmark = pytest.mark.skipif(
 SCENARIO = "bad-deploy-checkout"
 # The export names every metric opscopilot_sandbox_<metric> with a service label.
 TEMPLATES = {m: 'opscopilot_sandbox_' + m + '{{{label}="{service}"}}' for m in METRICS}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -56,16 +49,8 @@ def prometheus(tmp_path_factory) -> Iterator[tuple[str, Sandbox]]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("prometheus did not become ready within 60 s")
-            time.sleep(0.2)
+        if not wait_until_ready(f"{url}/-/ready", proc):
+            pytest.fail("prometheus did not become ready within 60 s")
         yield url, sb
     finally:
         proc.terminate()
