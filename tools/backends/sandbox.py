@@ -7,14 +7,6 @@ import numpy as np
 from tools.backends import Change, FiringAlert, LogLine, LogQueryResult, Series, Trace
 from tools.sandbox.simulator import Sandbox
 
-LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
-
-
-def level_at_least(level: str, minimum: str | None) -> bool:
-    if minimum is None:
-        return True
-    return LEVELS.index(level) >= LEVELS.index(minimum)
-
 
 class SandboxBackend:
     """Metrics, logs, changes, alerts and topology of one simulated scenario."""
@@ -59,10 +51,10 @@ class SandboxBackend:
     ) -> LogQueryResult:
         lines: list[LogLine] = []
         for service in services:
-            for rec in self.sandbox.logs(service, start, end, contains=contains):
-                if level_at_least(rec.level, level):
-                    lines.append(LogLine(rec.ts, rec.service, rec.level, rec.message,
-                                         rec.template_id))
+            # The sandbox treats `level` as a minimum, as LogsBackend.search does.
+            lines += [LogLine(rec.ts, rec.service, rec.level, rec.message, rec.template_id)
+                      for rec in self.sandbox.logs(service, start, end, level=level,
+                                                   contains=contains)]
         lines.sort(key=lambda line: line.ts)
         truncated = len(lines) > limit
         filters = [f'service in ({", ".join(services)})']
