@@ -55,6 +55,8 @@ def _ingest(kb: KnowledgeBase, docs: list, skipped: list[tuple[str, str]]) -> No
         report = ingest_documents(kb.store, docs,
                                   progress=lambda done, _: bar.update(task, completed=done))
     report.skipped = skipped + report.skipped
+    if report.written:
+        kb.refresh_index()
     for source, reason in report.skipped:
         err.print(f"[yellow]skipped[/yellow] {source}: {reason}")
     out.print(f"{report.summary()} ({kb.store.location})")

@@ -7,6 +7,7 @@ search or ingest. `KnowledgeBase.from_settings(settings)` stores under
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -26,8 +27,10 @@ def kb_path(settings: Settings) -> Path:
 class KnowledgeBase:
     """A lazily opened `KnowledgeStore` with one `HybridSearcher`, safe to share across threads."""
 
-    def __init__(self, opener: Callable[[], KnowledgeStore]) -> None:
+    def __init__(self, opener: Callable[[], KnowledgeStore],
+                 index_file: Path | None = None) -> None:
         self._opener = opener
+        self._index_file = index_file
         self._store: KnowledgeStore | None = None
         self._searcher: HybridSearcher | None = None
         self._lock = threading.Lock()
@@ -42,15 +45,19 @@ class KnowledgeBase:
         url = url or (str(settings.kb.chroma_url) if settings.kb.chroma_url else None)
         path = None if url else kb_path(settings)
         model = settings.kb.model
+        # The keyword index is derived data: it lives in the cache folder, one file per store.
+        where = hashlib.sha256(f"{url or path}|{model}".encode()).hexdigest()[:16]
+        index_file = settings.resolved_cache_dir() / "kb-index" / f"{where}.pkl"
         return cls(lambda: KnowledgeStore.open(path=path, url=url,
-                                               embedder=embedder or embedder_for(model)))
+                                               embedder=embedder or embedder_for(model)),
+                   index_file)
 
     @property
     def store(self) -> KnowledgeStore:
         with self._lock:
             if self._store is None:
                 self._store = self._opener()
-                self._searcher = HybridSearcher(self._store)
+                self._searcher = HybridSearcher(self._store, index_file=self._index_file)
             return self._store
 
     @property
@@ -63,6 +70,12 @@ class KnowledgeBase:
         """Open the store, load the model and build the keyword index now (at start-up), so
         the first question does not pay for them."""
         self.searcher.search("warm up", 1)
+
+    def refresh_index(self) -> None:
+        """Bring the keyword index up to date with the store and save it (after an ingest), so
+        the next process to start loads it instead of reading every chunk back."""
+        self.searcher.search("refresh", 1)
+        self.searcher.flush()
 
     def is_empty(self) -> bool:
         return self.store.count() == 0

@@ -55,36 +55,110 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-class BM25Index:
-    """Okapi BM25 (k1=1.2, b=0.75) over a fixed list of texts."""
+def _widened(m: sparse.csc_matrix, width: int) -> sparse.csc_matrix:
+    """The same counts with empty columns for terms added to the vocabulary later."""
+    if m.shape[1] >= width:
+        return m
+    indptr = np.concatenate([m.indptr, np.full(width - m.shape[1], m.indptr[-1])])
+    return sparse.csc_matrix((m.data, m.indices, indptr), shape=(m.shape[0], width))
 
-    def __init__(self, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
-        vocab: dict[str, int] = {}
+
+class BM25Index:
+    """Okapi BM25 (k1=1.2, b=0.75) over texts that can be added and removed.
+
+    Raw term counts are kept in segments (a CSC matrix per batch of added texts, as search
+    engines keep segments) with a mask of live rows; document frequencies, the live count and
+    the average length are worked out from the live rows at query time, for the query's terms
+    only. So adding a batch costs only tokenizing that batch, removing costs nothing, and the
+    scores equal those of an index rebuilt from the live texts. `compacted()` merges segments.
+    """
+
+    def __init__(self, texts: Sequence[str] = (), k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.vocab: dict[str, int] = {}
+        self.segments: list[tuple[int, sparse.csc_matrix]] = []  # (first row, counts)
+        self.lengths = np.zeros(0, dtype=np.float32)
+        self.alive = np.zeros(0, dtype=bool)
+        if texts:
+            self.add(texts)
+
+    @property
+    def size(self) -> int:
+        """Rows ever added (live or removed); row numbers are never reused."""
+        return len(self.alive)
+
+    def add(self, texts: Sequence[str]) -> range:
+        """Index more texts; returns their row numbers."""
         rows: list[int] = []
         cols: list[int] = []
         for row, text in enumerate(texts):
             for token in tokenize(text):
                 rows.append(row)
-                cols.append(vocab.setdefault(token, len(vocab)))
-        self.vocab = vocab
-        n_docs = len(texts)
-        shape = (n_docs, max(1, len(vocab)))
-        tf = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=shape)
-        tf.sum_duplicates()
-        lengths = np.asarray(tf.sum(axis=1)).ravel()
-        avg = float(lengths.mean()) if n_docs else 1.0
-        df = np.bincount(tf.indices, minlength=shape[1]).astype(np.float32)
-        idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-        norm = k1 * (1 - b + b * lengths / max(avg, 1e-9))
-        tf = tf.tocoo()
-        weights = tf.data * (k1 + 1) / (tf.data + norm[tf.row]) * idf[tf.col]
-        self.matrix = sparse.csc_matrix((weights.astype(np.float32), (tf.row, tf.col)),
-                                        shape=shape)
-        self.size = n_docs
+                cols.append(self.vocab.setdefault(token, len(self.vocab)))
+        shape = (len(texts), max(1, len(self.vocab)))
+        counts = sparse.csc_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                                   shape=shape)
+        counts.sum_duplicates()
+        first = self.size
+        self.segments.append((first, counts))
+        self.lengths = np.concatenate([self.lengths,
+                                       np.asarray(counts.sum(axis=1), np.float32).ravel()])
+        self.alive = np.concatenate([self.alive, np.ones(len(texts), dtype=bool)])
+        return range(first, self.size)
+
+    def remove(self, rows: Sequence[int] | np.ndarray) -> None:
+        self.alive[np.asarray(rows, dtype=np.int64)] = False
+
+    def copy(self) -> BM25Index:
+        """A copy whose changes do not touch this index (segments are shared: never mutated)."""
+        twin = BM25Index.__new__(BM25Index)
+        twin.k1, twin.b = self.k1, self.b
+        twin.vocab = dict(self.vocab)
+        twin.segments = list(self.segments)
+        twin.lengths, twin.alive = self.lengths.copy(), self.alive.copy()
+        return twin
+
+    def compacted(self) -> tuple[BM25Index, np.ndarray]:
+        """One segment of the live rows; returns it and, per old row, its new row (-1: gone)."""
+        width = max(1, len(self.vocab))
+        blocks = [_widened(m, width) for _, m in self.segments]
+        merged = sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((0, width))
+        keep = np.flatnonzero(self.alive)
+        new_row = np.full(self.size, -1, dtype=np.int64)
+        new_row[keep] = np.arange(len(keep))
+        twin = BM25Index.__new__(BM25Index)
+        twin.k1, twin.b, twin.vocab = self.k1, self.b, dict(self.vocab)
+        twin.segments = [(0, sparse.csc_matrix(merged[keep]))] if len(keep) else []
+        twin.lengths, twin.alive = self.lengths[keep], np.ones(len(keep), dtype=bool)
+        return twin, new_row
+
+    def _postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        """Live rows containing the term, and the term's count in each."""
+        rows, counts = [], []
+        for first, m in self.segments:
+            if term < m.shape[1]:
+                lo, hi = m.indptr[term], m.indptr[term + 1]
+                rows.append(m.indices[lo:hi] + first)
+                counts.append(m.data[lo:hi])
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        r, c = np.concatenate(rows), np.concatenate(counts)
+        live = self.alive[r]
+        return r[live], c[live]
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every text for the query (zeros when no term is known)."""
-        ids = sorted({self.vocab[t] for t in tokenize(query) if t in self.vocab})
-        if not ids or self.size == 0:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self.matrix[:, ids].sum(axis=1)).ravel()
+        """BM25 score of every row for the query (zeros for removed rows and unknown terms)."""
+        out = np.zeros(self.size, dtype=np.float32)
+        terms = sorted({self.vocab[t] for t in tokenize(query) if t in self.vocab})
+        n_live = int(self.alive.sum())
+        if not terms or n_live == 0:
+            return out
+        avg = max(float(self.lengths[self.alive].mean()), 1e-9)
+        for term in terms:
+            rows, counts = self._postings(term)
+            if not len(rows):
+                continue
+            idf = np.log(1.0 + (n_live - len(rows) + 0.5) / (len(rows) + 0.5))
+            norm = self.k1 * (1 - self.b + self.b * self.lengths[rows] / avg)
+            out[rows] += (counts * (self.k1 + 1) / (counts + norm) * idf).astype(np.float32)
+        return out

@@ -10,6 +10,11 @@ Each chunk's id is `<doc id>#<content hash>#<n>`: writing a document upserts its
 then deletes chunks of the same document with another hash. An interruption between the two
 leaves both complete versions, which the next ingest cleans up; search shows one hit per document.
 
+Every write bumps a generation number kept in the collection's metadata and stamps it on the
+chunks it writes (`gen`); removals by this process are logged with theirs. A search index can
+then catch up with a store by reading only the chunks newer than its generation (see
+knowledge/search.py).
+
 Errors:
 
     StoreError              the store cannot be opened or was built with another model
@@ -40,6 +45,7 @@ COLLECTION = "opscopilot_kb"
 EF_NAME = "opscopilot-embedder"
 TEXT_FIELDS = 600  # characters of root cause / resolution kept in chunk metadata
 _PAGE = 5000
+GEN_KEY = "opscopilot_generation"
 
 
 class StoreError(RuntimeError):
@@ -143,11 +149,17 @@ class StoredDoc:
 class KnowledgeStore:
     """Chunks of postmortems and runbooks in one Chroma collection, with their vectors."""
 
-    def __init__(self, collection: Collection, embedder: Embedder, location: str) -> None:
+    def __init__(self, collection: Collection, embedder: Embedder, location: str,
+                 client: Any = None) -> None:
         self.collection = collection
         self.embedder = embedder
         self.location = location
+        self.client = client
         self.version = 0  # bumped on every write by this process; search caches key on it
+        self.opened_at_gen = self._stored_generation()
+        self._removals: list[tuple[int, list[str]]] = []  # (generation, chunk ids) by this process
+        self._own: set[int] = set()  # generations this process wrote
+        self._gen = self.opened_at_gen
 
     @classmethod
     def open(cls, path: Path | None = None, url: str | None = None,
@@ -188,7 +200,47 @@ class KnowledgeStore:
         if saved and saved != embedder.name:
             raise StoreError(f"the knowledge store at {url or path} was built with {saved}, "
                              f"not {embedder.name}: rebuild it or use the same model")
-        return cls(collection, embedder, location)
+        return cls(collection, embedder, location, client)
+
+    # -- generations ------------------------------------------------------------------------
+
+    def _stored_generation(self) -> int:
+        meta = self.collection.metadata or {}
+        return int(meta.get(GEN_KEY, 0))
+
+    def generation(self) -> int:
+        """The store's generation as saved now (re-read: another process may have written)."""
+        if self.client is not None:
+            try:
+                fresh = self.client.get_collection(self.collection.name,
+                                                   embedding_function=self.collection._embedding_function)
+                self._gen = max(self._gen, int((fresh.metadata or {}).get(GEN_KEY, 0)))
+            except (ValueError, ConnectionError) as exc:  # deleted meanwhile, server gone
+                log.warning("cannot re-read the knowledge store's generation: %s", exc)
+        return self._gen
+
+    def _next_generation(self) -> int:
+        return self.generation() + 1
+
+    def _save_generation(self, gen: int) -> None:
+        self._gen = gen
+        self._own.add(gen)
+        self.collection.modify(metadata={**(self.collection.metadata or {}), GEN_KEY: gen})
+
+    def removed_since(self, gen: int) -> list[str] | None:
+        """Chunk ids this process removed after `gen`; None when its log does not reach back
+        that far (the store was opened later, or another process wrote meanwhile)."""
+        current = self.generation()
+        if gen < self.opened_at_gen or any(g not in self._own for g in range(gen + 1, current + 1)):
+            return None
+        return [cid for g, ids in self._removals if g > gen for cid in ids]
+
+    def records_since(self, gen: int) -> Iterable[tuple[str, dict[str, Any], str | None]]:
+        """(id, metadata, text) of every chunk written after generation `gen`."""
+        return self.iter_records(("metadatas", "documents"), where={"gen": {"$gt": gen}})
+
+    def all_ids(self) -> set[str]:
+        return set(self.collection.get(include=[])["ids"])
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -196,13 +248,14 @@ class KnowledgeStore:
         """Number of chunks."""
         return self.collection.count()
 
-    def iter_records(self, include: Sequence[str] = ("metadatas",)
+    def iter_records(self, include: Sequence[str] = ("metadatas",),
+                     where: dict[str, Any] | None = None
                      ) -> Iterable[tuple[str, dict[str, Any], str | None]]:
         """(chunk id, metadata, document text or None) for every chunk, page by page."""
         offset = 0
         while True:
             page = self.collection.get(include=list(include), limit=_PAGE,  # type: ignore[arg-type]
-                                       offset=offset)
+                                       offset=offset, where=where)
             ids = page["ids"]
             metas = page.get("metadatas") or [{}] * len(ids)
             texts = page.get("documents")
@@ -271,13 +324,14 @@ class KnowledgeStore:
         texts: list[str] = []
         metas: list[dict[str, Any]] = []
         hashes: dict[str, str] = {}
+        gen = self._next_generation()
         for doc, chunks in batch:
             doc_hash = doc.content_hash()
             hashes[doc.id] = doc_hash
             for chunk in chunks:
                 ids.append(f"{doc.id}#{doc_hash}#{chunk.ordinal}")
                 texts.append(chunk.indexed_text)
-                metas.append(chunk_metadata(doc, chunk, doc_hash, len(chunks)))
+                metas.append({**chunk_metadata(doc, chunk, doc_hash, len(chunks)), "gen": gen})
         vectors = self.embedder.embed(texts)
         self.collection.upsert(ids=ids, embeddings=vectors, documents=texts,  # type: ignore[arg-type]
                                metadatas=metas)  # type: ignore[arg-type]
@@ -287,6 +341,8 @@ class KnowledgeStore:
                  for cid in stored[doc_id].stale_ids(h)]
         if stale:
             self.collection.delete(ids=stale)
+            self._removals.append((gen, stale))
+        self._save_generation(gen)
 
     def _stored_for(self, doc_ids: list[str]) -> dict[str, StoredDoc]:
         out: dict[str, StoredDoc] = {}
@@ -305,6 +361,9 @@ class KnowledgeStore:
         where: Any = {"doc_id": {"$in": list(doc_ids)}}
         page = self.collection.get(where=where, include=[])
         if page["ids"]:
+            gen = self._next_generation()
             self.collection.delete(ids=page["ids"])
+            self._removals.append((gen, list(page["ids"])))
+            self._save_generation(gen)
             self.version += 1
         return len(page["ids"])
