@@ -26,3 +26,56 @@ def wait_until_ready(url: str, proc: subprocess.Popen, timeout_s: float = 60) ->
             pass
         time.sleep(0.2)
     return False
+
+
+def postgres_bin(name: str) -> str | None:
+    """A PostgreSQL server program from Debian's packages (not on PATH there), or None."""
+    import glob
+    import shutil
+
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return versions[-1] if versions else None
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster on a free loopback port, in `folder`.
+
+    PostgreSQL refuses to run as root; as root (CI) the cluster is run as the `postgres` user
+    that Debian's package creates.
+    """
+
+    def __init__(self, folder: str) -> None:
+        import os
+        import pwd
+        import shutil
+
+        self.folder = folder
+        self.port = free_port()
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            shutil.chown(folder, user.pw_uid, user.pw_gid)
+            self._as = ["runuser", "-u", "postgres", "--"]
+        self.data = f"{folder}/data"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *argv: str) -> None:
+        subprocess.run([*self._as, *argv], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        initdb, pg_ctl = postgres_bin("initdb"), postgres_bin("pg_ctl")
+        if not initdb or not pg_ctl:
+            raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql")
+        self._run(initdb, "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._run(pg_ctl, "-D", self.data, "-w", "-t", "60", "-l", f"{self.folder}/log",
+                  "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+                        "-c fsync=off", "start")
+
+    def stop(self) -> None:
+        pg_ctl = postgres_bin("pg_ctl")
+        if pg_ctl:
+            subprocess.run([*self._as, pg_ctl, "-D", self.data, "-m", "immediate", "stop"],
+                           capture_output=True, timeout=60)
