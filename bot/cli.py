@@ -21,6 +21,7 @@ import typer
 
 from bot.cli_common import UsageError, err, out, user_errors
 from bot.cli_kb import kb_app
+from bot.cli_runbook import mount as mount_runbook_cli
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -31,6 +32,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 sandbox_app = typer.Typer(no_args_is_help=True, help="The simulated shop the copilot can work on.")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(kb_app, name="kb")
+mount_runbook_cli(app)  # `runbook ...` and `audit ...`
 
 ScenarioOpt = Annotated[str | None, typer.Option(
     "--scenario", "-s", help="sandbox scenario name or YAML file (default: settings)")]

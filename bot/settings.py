@@ -67,6 +67,16 @@ class RouterSettings(BaseModel):
     default_window_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
 
 
+class RunbookSettings(BaseModel):
+    policy_file: Path | None = Field(
+        None, description="approval policy YAML; unset: the embedded deny-all default")
+    library_dirs: list[Path] = Field(
+        default_factory=list, description="runbook folders; empty: knowledge/runbooks/library")
+    target: Literal["sandbox", "production"] = Field(
+        "sandbox", description="sandbox: simulated kubectl/helm/HTTP; production: real ones")
+    output_limit: int = Field(4000, ge=200, le=100_000, description="characters kept per step")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -90,6 +100,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     router: RouterSettings = RouterSettings()
     kb: KBSettings = KBSettings()
+    runbooks: RunbookSettings = RunbookSettings()
 
     def resolved_cache_dir(self) -> Path:
         return self.cache_dir.expanduser()
