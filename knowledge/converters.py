@@ -26,7 +26,7 @@ from knowledge.documents import (
     slugify,
 )
 
-SUFFIXES = (".md", ".markdown", ".json", ".csv")
+SUFFIXES = (".md", ".markdown", ".json", ".csv", ".yaml", ".yml")
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
 _PUBLIC_ENTRY = re.compile(r"^\[([^\]]+)\]\((https?://[^)]+)\)\.?\s*(.*)$")
 _CAMEL_ALERT = re.compile(r"^[A-Za-z][a-z0-9]*(?:[A-Z][a-z0-9]*){1,}$")
@@ -215,7 +215,65 @@ def load_file(path: Path, kind: str = "auto") -> list[Document]:
         if not text.startswith("---") and looks_like_public_list(text):
             return public_postmortems(text, str(path))
         return [markdown_document(text, path, kind)]
-    raise DocumentError(f"unsupported file type {suffix or '(none)'}: use .md, .json or .csv")
+    if suffix in (".yaml", ".yml"):
+        return [executable_runbook_document(text, path)]
+    raise DocumentError(f"unsupported file type {suffix or '(none)'}: use .md, .json, .csv "
+                        "or an executable runbook .yaml")
+
+
+def _step_line(step: Any) -> str:
+    if not isinstance(step, dict):
+        raise DocumentError("every step must be a mapping with a name and a kind")
+    kind = step.get("kind", "")
+    what = {"command": lambda: "`" + " ".join(str(a) for a in step.get("argv") or []) + "`",
+            "http": lambda: f"`{step.get('method', 'GET')} {step.get('url', '')}`",
+            "promql_check": lambda: f"check `{step.get('query', '')}` {step.get('op', '')} "
+                                    f"{step.get('threshold', '')}",
+            "notify": lambda: str(step.get("message", "")),
+            "pause_for_approval": lambda: "wait for approval"}.get(kind, lambda: str(kind))()
+    safe = " (read-only)" if step.get("read_only") else ""
+    return f"- {step.get('name', kind)}: {what}{safe}"
+
+
+def executable_runbook_document(text: str, path: Path) -> Document:
+    """An executable runbook (YAML, see docs/runbooks.md) as a searchable document: what it is
+    for, and every step exactly as written, so a hit shows what would run."""
+    try:
+        spec = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise DocumentError(f"not valid YAML{where}") from None
+    if not isinstance(spec, dict) or not spec.get("name") or not isinstance(
+            spec.get("steps"), list):
+        raise DocumentError("not an executable runbook: expected a mapping with `name` and "
+                            "a list of `steps`")
+    when = spec.get("when") or {}
+    if not isinstance(when, dict):
+        raise DocumentError("`when` must be a mapping (fault_kinds, alerts, symptoms, ...)")
+    name, risk = str(spec["name"]), str(spec.get("risk", ""))
+    purpose = [f"{label}: {', '.join(str(v) for v in as_list(when.get(key)))}."
+               for key, label in (("fault_kinds", "Faults"), ("alerts", "Alerts"),
+                                  ("symptoms", "Symptoms"), ("keywords", "Keywords"))
+               if as_list(when.get(key))]
+    body = [str(spec.get("description", "")).strip(), "", "## When to use", "", *purpose, "",
+            "## Steps", "", *(_step_line(s) for s in spec["steps"])]
+    for section in ("verification", "rollback"):
+        if spec.get(section):
+            body += ["", f"## {section.capitalize()}", "",
+                     *(_step_line(s) for s in spec[section])]
+    body += ["", f"Risk: {risk}. Plan it with `opscopilot runbook plan {name}`; it runs only "
+                 "once approved as policy says."]
+    return Document(
+        id=f"runbook-exec-{slugify(name)}", kind="runbook",
+        title=str(spec.get("title") or name), body="\n".join(body).strip(), source=str(path),
+        services=[str(s).lower() for s in as_list(when.get("services"))],
+        alerts=[str(a) for a in as_list(when.get("alerts"))],
+        symptoms=[str(v) for v in as_list(when.get("symptoms"))],
+        tags=["executable", f"runbook:{name}", f"risk:{risk}",
+              *(f"implements:{k}" for k in as_list(when.get("kb_ids"))),
+              *(str(f) for f in as_list(when.get("fault_kinds")))],
+    )
 
 
 def iter_files(path: Path) -> Iterator[Path]:

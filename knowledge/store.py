@@ -123,6 +123,7 @@ def chunk_metadata(doc: Document, chunk: Chunk, doc_hash: str, n_chunks: int) ->
         "passage": chunk.text, "source": doc.source, "date": doc.date.isoformat() if doc.date
         else "", "date_num": _date_num(doc), "severity": doc.severity,
         "services": ",".join(doc.services), "alerts": ",".join(doc.alerts),
+        "tags": ",".join(doc.tags),
         "root_cause": doc.root_cause[:TEXT_FIELDS], "resolution": doc.resolution[:TEXT_FIELDS],
     }
     for service in doc.services:

@@ -212,3 +212,34 @@ def test_shared_corpus_converts() -> None:
     assert len(docs) - len(runbooks) > 150 and len(runbooks) > 90
     assert len({d.id for d in docs}) == len(docs)
     assert "runbook-KubePodCrashLooping" in {d.id for d in runbooks}
+
+
+def test_executable_runbooks_are_ingested_with_their_steps(tmp_path: Path) -> None:
+    from knowledge.corpus import RUNBOOKS_DIR, shop_runbooks
+    from knowledge.search import HybridSearcher, SearchFilter
+
+    library = sorted((RUNBOOKS_DIR / "library").glob("*.yaml"))
+    assert len(library) >= 10
+    docs = {d.id: d for d in shop_runbooks()}
+    rollback = docs["runbook-exec-roll-back-deploy"]
+    assert rollback.kind == "runbook" and "executable" in rollback.tags
+    assert "`helm rollback {release} {revision}" in rollback.body  # the step exactly as written
+    assert "HighErrorRate" in rollback.alerts
+    store = KnowledgeStore.open(tmp_path / "kb", embedder=HashingEmbedder())
+    ingest_documents(store, list(docs.values()))
+    hits = HybridSearcher(store).search("roll back the bad helm release of checkout", 3,
+                                        SearchFilter(kinds=("runbook",)))
+    assert "runbook-exec-roll-back-deploy" in [h.id for h in hits]
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("name: x\nsteps: [\n", "not valid YAML at line"),
+    ("services:\n  web:\n    image: nginx\n", "not an executable runbook"),
+    ("name: x\nwhen: [a]\nsteps: []\n", "`when` must be a mapping"),
+])
+def test_yaml_that_is_not_a_runbook_is_a_one_line_error(tmp_path: Path, text: str,
+                                                        reason: str) -> None:
+    path = tmp_path / "thing.yaml"
+    path.write_text(text)
+    with pytest.raises(DocumentError, match=reason):
+        load_file(path)

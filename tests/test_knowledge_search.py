@@ -63,7 +63,7 @@ def test_filters_by_service_kind_severity_and_dates(searcher: HybridSearcher) ->
     by_service = searcher.search("errors", 20, SearchFilter(services=("redis",)))
     assert by_service and all("redis" in h.metadata["services"].split(",") for h in by_service)
     runbooks = searcher.search("certificate expired", 5, SearchFilter(kinds=("runbook",)))
-    assert runbooks[0].id == "runbook-rotate-certificate"
+    assert runbooks[0].id in ("runbook-rotate-certificate", "runbook-exec-rotate-certificate")
     assert all(h.kind == "runbook" for h in runbooks)
     window = SearchFilter(kinds=("postmortem",), severities=("sev1",),
                           date_from=date(2026, 5, 1), date_to=date(2026, 8, 31))
@@ -115,6 +115,21 @@ def test_suggest_runbooks_puts_the_alerts_runbook_first(demo_store: KnowledgeSto
     assert len(result.findings) == len(result.evidence) == 3
 
 
+@pytest.mark.parametrize("query, alerts", [("certificate expired TLS handshake", []),
+                                           ("writes failing", ["RedisDiskFull"]),
+                                           ("roll back the bad deploy", ["HighErrorRate"])])
+def test_a_procedure_shows_once_with_its_executable_form(demo_store: KnowledgeStore, query: str,
+                                                         alerts: list[str]) -> None:
+    tool = SuggestRunbooks(KnowledgeBase.from_store(demo_store))
+    runbooks = tool.run(tool.Params(query=query, alerts=alerts, k=5)).data["runbooks"]
+    prose = [r["prose"] for r in runbooks if r["prose"]]
+    assert len(prose) == len(set(prose))
+    executable = [r["executable"] for r in runbooks if r["executable"]]
+    assert len(executable) == len(set(executable)) >= 1
+    first = runbooks[0]
+    assert first["executable"] and first["prose"]  # the top procedure has both forms
+
+
 def test_empty_store_is_no_data(tmp_path: Path) -> None:
     kb = KnowledgeBase.from_store(KnowledgeStore.open(tmp_path, embedder=HashingEmbedder()))
     for tool in (SearchIncidents(kb), SuggestRunbooks(kb)):
@@ -141,7 +156,9 @@ def test_cli_seed_search_stats(cli: CliRunner) -> None:
     app = _app()
     seeded = cli.invoke(app, ["kb", "seed"])
     assert seeded.exit_code == 0, seeded.output
-    assert "52 added" in seeded.output
+    from knowledge.corpus import shop_runbooks
+
+    assert f"{40 + len(shop_runbooks())} added" in seeded.output  # sandbox history + runbooks
     again = cli.invoke(app, ["kb", "seed"])
     assert "0 added" in again.output and "0 chunks written" in again.output
     found = cli.invoke(app, ["kb", "search", "browsers say connection not private", "--json",

@@ -111,6 +111,40 @@ class SearchIncidents:
                           findings, evidence, data={"incidents": incidents})
 
 
+def _tag(hit: Hit, key: str) -> str | None:
+    """The value of a `key:value` tag on the hit's document (executable runbooks carry
+    `runbook:<name>` and `implements:<prose runbook id>`)."""
+    for tag in str(hit.metadata.get("tags", "")).split(","):
+        if tag.startswith(f"{key}:"):
+            return tag.split(":", 1)[1]
+    return None
+
+
+def _one_per_procedure(hits: list[Hit]) -> list[tuple[Hit, str | None]]:
+    """(hit, executable runbook name) with an executable runbook and the prose runbook it
+    implements (its first `kb_ids` entry) shown once, at the better rank of the two: they are
+    one procedure and should not take two of the k slots."""
+    twin: dict[str, Hit] = {}  # prose id -> best-ranked executable runbook implementing it
+    for hit in hits:
+        prose = _tag(hit, "implements")
+        if _tag(hit, "runbook") and prose:
+            twin.setdefault(prose, hit)
+    out: list[tuple[Hit, str | None]] = []
+    folded: set[str] = set()
+    for rank, hit in enumerate(hits):
+        if hit.id in folded:
+            continue
+        executable = _tag(hit, "runbook")
+        match = twin.get(hit.id) if executable is None else None
+        if match is not None:
+            if hits.index(match) < rank:
+                continue  # the executable form ranked higher and already stands for both
+            folded.add(match.id)
+            executable = _tag(match, "runbook")
+        out.append((hit, executable))
+    return out
+
+
 class SuggestRunbooks:
     name: ClassVar[str] = "suggest_runbooks"
     description: ClassVar[str] = (
@@ -137,9 +171,10 @@ class SuggestRunbooks:
             bonus = 0.1 if services & set(_services(hit)) else 0.0
             return (bool(alerts & hit_alerts), hit.score + bonus)
 
-        hits = sorted(hits, key=rank, reverse=True)[: params.k]
+        picked = _one_per_procedure(sorted(hits, key=rank, reverse=True))[: params.k]
+        hits = [hit for hit, _ in picked]
         findings, evidence, runbooks = [], [], []
-        for hit in hits:
+        for hit, executable in picked:
             alert_match = rank(hit)[0]
             ev = _evidence(self.name, hit, query, {"alert_match": alert_match})
             evidence.append(ev)
@@ -151,7 +186,10 @@ class SuggestRunbooks:
                                     evidence=[ev.id]))
             runbooks.append({"id": hit.id, "title": hit.title, "score": round(hit.score, 3),
                              "alert_match": alert_match, "passage": hit.passage,
-                             "section": hit.section, "source": hit.source})
+                             "section": hit.section, "source": hit.source,
+                             "executable": executable,
+                             "prose": _tag(hit, "implements") or (
+                                 None if _tag(hit, "runbook") else hit.id)})
         return ToolResult(self.name, ToolStatus.OK,
                           f"{len(hits)} runbooks; first: {hits[0].title}",
                           findings, evidence, data={"runbooks": runbooks})
