@@ -59,6 +59,11 @@ class Copilot:
                 and route.intent in _USES_SERVICES and _FOLLOW_UP.search(question.text)):
             services = list(conversation.services)
             follow_up = True
+        elif (not services and conversation is not None and conversation.incident_query
+              and route.intent in ("similar_incidents", "runbook")):
+            # "Have we seen this before?" in a thread: past incidents of *these* services first.
+            services = list(conversation.services)
+            follow_up = bool(services)
 
         if ents.window is not None:
             start, end = int(ents.window.start.timestamp()), int(ents.window.end.timestamp())

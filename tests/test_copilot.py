@@ -107,7 +107,10 @@ def test_investigation_brings_similar_incidents_and_runbooks(seeded):
     again = ask(seeded, "have we seen this before?", conv)
     assert again.intent == "similar_incidents"
     assert "checkout" in again.tool_calls[0].args["query"]
+    assert "checkout" in again.tool_calls[0].args["services"]  # this incident's services first
     assert again.similar_incidents
+    services_of = {f.service for f in again.findings if f.kind == "similar_incident"}
+    assert "checkout" in services_of, again.findings
 
 
 def test_runbook_question_suggests_runbooks(seeded):
