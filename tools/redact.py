@@ -7,15 +7,31 @@ from __future__ import annotations
 
 import re
 
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # key=value / key: value pairs whose key names a secret
-    (re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|"
-                r"client[_-]?secret|authorization)([\"']?\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)"),
-     r"\1\2[REDACTED]"),
-    (re.compile(r"(?i)\bbearer\s+[a-z0-9._~+/=-]{8,}"), "Bearer [REDACTED]"),
+_SECRET_KEY = (r"password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
+               r"client[_-]?secret|authorization|credentials?")
+
+# Names that contain a secret word but hold a number or a setting, not a secret.
+_NOT_SECRET = re.compile(r"(?i)(count|limit|len|length|size|ttl|type|expir\w*|used|max\w*|min)$")
+
+
+def _pair(match: re.Match[str]) -> str:
+    key, sep, scheme, _ = match.groups()
+    if _NOT_SECRET.search(key):
+        return match.group(0)
+    return f"{key}{sep}{scheme or ''}[REDACTED]"
+
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str | None], ...] = (
+    # key=value / key: value pairs whose key names a secret, also inside longer names
+    # (DB_PASSWORD, aws_secret_access_key, GITHUB_TOKEN); an auth scheme word is not the value
+    (re.compile(rf"(?i)\b([\w.-]*?(?:{_SECRET_KEY})[\w.-]*)([\"']?\s*[=:]\s*)"
+                r"((?:bearer|basic|token)\s+)?(\"[^\"]*\"|'[^']*'|\S+)"),
+     None),
+    (re.compile(r"(?i)\bbearer\s+(?!\[REDACTED)[a-z0-9._~+/=-]{8,}"), "Bearer [REDACTED]"),
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), "[REDACTED-SLACK-TOKEN]"),
     (re.compile(r"\bxapp-[A-Za-z0-9-]{10,}"), "[REDACTED-SLACK-TOKEN]"),
-    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "[REDACTED-AWS-KEY]"),
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "[REDACTED-AWS-KEY]"),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"), "[REDACTED-GITHUB-TOKEN]"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "[REDACTED-JWT]"),
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
      "[REDACTED-PRIVATE-KEY]"),
@@ -26,5 +42,5 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 def redact(text: str) -> str:
     """Replace credentials in `text` with a marker; everything else is kept as it was."""
     for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+        text = pattern.sub(replacement if replacement is not None else _pair, text)
     return text
