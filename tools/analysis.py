@@ -34,7 +34,9 @@ class Comparison:
     anomalous: bool
     direction: str  # "up", "down" or "flat"
     score: float  # 0..1, how far outside normal, for ranking
-    since: int | None  # first time in the window after which it stayed abnormal
+    # When it started: the earlier of the detector's change point (`detector_onset`) and the
+    # first time in the window after which it stayed abnormal.
+    since: int | None
     threshold: float  # the size of change that counts, in the metric's unit
 
     @property
@@ -42,6 +44,27 @@ class Comparison:
         if abs(self.baseline) < 1e-9:
             return None
         return self.current / self.baseline
+
+
+def detector_onset(metric: str, timestamps: np.ndarray, values: np.ndarray, window_start: int,
+                   window_end: int, direction: str) -> int | None:
+    """When the change began, by issue 4's online detector (`tools.anomaly`): the change point
+    of its first anomaly event in the window going `direction`; None when it found none."""
+    import dataclasses
+
+    from tools.anomaly.events import extract_events
+    from tools.anomaly.robust import score_series
+    from tools.anomaly.series_io import config_for
+
+    ts = np.asarray(timestamps, dtype=float)
+    if len(ts) < 2:
+        return None
+    config = dataclasses.replace(config_for(ts), rel_floor=MIN_RELATIVE_CHANGE)
+    scores = score_series(values, config, METRICS[metric].min_abs_change, ts)
+    for event in extract_events(ts, values, scores):
+        if event.direction == direction and window_start <= event.alarm < window_end:
+            return max(int(event.start), window_start)
+    return None
 
 
 def compare_to_baseline(
@@ -95,6 +118,8 @@ def compare_to_baseline(
             score = max(score, 0.9)
 
     since = None
+    if anomalous and direction in ("up", "down"):
+        since = detector_onset(metric, ts, vs, window_start, window_end, direction)
     if anomalous:
         sign = 1.0 if direction == "up" else -1.0
         outside = sign * (w_vs - baseline) >= threshold
@@ -104,7 +129,8 @@ def compare_to_baseline(
         tail_share = np.cumsum(outside[::-1])[::-1] / np.arange(len(outside), 0, -1)
         candidates = np.flatnonzero(outside & (tail_share >= 0.8))
         if candidates.size:
-            since = int(w_ts[candidates[0]])
+            stayed = int(w_ts[candidates[0]])
+            since = stayed if since is None else min(since, stayed)
     return Comparison(
         current=current,
         baseline=baseline,

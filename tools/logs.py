@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from tools.anomaly.logtemplates import TemplateMiner
 from tools.backends import LogLine, LogsBackend
 from tools.base import Evidence, Finding, ToolResult, ToolStatus
 from tools.formatting import fmt_duration, fmt_time, fmt_window
@@ -46,14 +48,26 @@ class TemplateStats:
     sample: str
 
 
-def summarise(lines: list[LogLine]) -> list[TemplateStats]:
-    """Group lines by template (the backend's id when it has one), most frequent first."""
-    groups: dict[tuple[str, str], list[LogLine]] = defaultdict(list)
-    for line in lines:
-        groups[(line.service, line.template_id or template_of(line.message))].append(line)
+def line_templates(lines: Sequence[LogLine]) -> list[str]:
+    """Each line's template as shown: `template_of` the message when the backend names its
+    template, else mined from all of `lines` together (tools.anomaly.logtemplates, Drain-style),
+    so lines of one template group even when their variable parts differ in shape."""
+    miner = TemplateMiner()
+    mined = [None if line.template_id else miner.add(line.message) for line in lines]
+    return [template_of(line.message) if tpl is None else tpl.text
+            for line, tpl in zip(lines, mined, strict=True)]
+
+
+def summarise(lines: list[LogLine], templates: list[str] | None = None) -> list[TemplateStats]:
+    """Group lines by template (the backend's id when it has one), most frequent first;
+    `templates` are the lines' templates from `line_templates` (computed when not given)."""
+    shown = templates if templates is not None else line_templates(lines)
+    groups: dict[tuple[str, str], list[tuple[LogLine, str]]] = defaultdict(list)
+    for line, tpl in zip(lines, shown, strict=True):
+        groups[(line.service, line.template_id or tpl)].append((line, tpl))
     stats = [
-        TemplateStats(template_of(g[0].message), g[0].level, len(g), g[0].ts, g[-1].ts,
-                      redact(g[-1].message)[:SAMPLE_CHARS])
+        TemplateStats(g[0][1], g[0][0].level, len(g), g[0][0].ts, g[-1][0].ts,
+                      redact(g[-1][0].message)[:SAMPLE_CHARS])
         for g in groups.values()
     ]
     return sorted(stats, key=lambda s: -s.count)
@@ -108,7 +122,9 @@ class SearchLogs:
         before_counts = Counter(line.service for line in before.lines if line.level == "ERROR")
         for service, lines in sorted(per_service.items(), key=lambda kv: -len(kv[1])):
             levels = Counter(line.level for line in lines)
-            top = summarise(lines)[:TOP_TEMPLATES]
+            earlier = [line for line in before.lines if line.service == service]
+            templates = line_templates(earlier + lines)
+            top = summarise(lines, templates[len(earlier):])[:TOP_TEMPLATES]
             errors = levels.get("ERROR", 0)
             expected = before_counts.get(service, 0) * span_s / 3600
             values: dict[str, object] = {
@@ -132,8 +148,7 @@ class SearchLogs:
             if errors:
                 main = next((t for t in top if t.level == "ERROR"), top[0])
                 # Since when: the main template's first line, if it is new to this window.
-                seen_before = {template_of(line.message) for line in before.lines
-                               if line.service == service}
+                seen_before = set(templates[:len(earlier)])
                 since = main.first if main.template not in seen_before else None
                 text = (f"{service} logged {errors} ERROR lines in {fmt_duration(span_s)} "
                         f"({before_counts.get(service, 0)} in the hour before); most common: "

@@ -1,0 +1,241 @@
+"""`opscopilot anomaly|logs|model ...`: the batch detectors and the detector model lifecycle.
+
+Mounted by `bot.cli`. numpy, scikit-learn and the sandbox are imported inside commands. Bad input
+(a missing column, a non-number, unsorted timestamps, an unknown model version) ends with one line
+on stderr and exit code 2; outputs are written to a temporary file and renamed into place.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, Any, TextIO
+
+import typer
+
+from bot.cli_common import UsageError, err, out, user_errors
+
+if TYPE_CHECKING:
+    from tools.anomaly.registry import ModelRegistry
+
+anomaly_app = typer.Typer(no_args_is_help=True, help="Score metric series for anomalies.")
+logs_app = typer.Typer(no_args_is_help=True, help="Mine log templates.")
+model_app = typer.Typer(no_args_is_help=True,
+                        help="Fitted detector versions: list, fit, shadow, promote, roll back.")
+
+OutOpt = Annotated[Path | None, typer.Option("--output", "-o",
+                                             help="output CSV (default: standard output)")]
+MAX_LOG_LINE_BYTES = 1 << 20  # a longer line is cut here (the miner looks at 4 KB anyway)
+
+
+@contextmanager
+def _model_errors() -> Iterator[None]:
+    from tools.anomaly.registry import ModelError
+    from tools.anomaly.series_io import SeriesError
+
+    try:
+        yield
+    except (SeriesError, ModelError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _write_atomic(path: Path | None, write: Callable[[TextIO], None]) -> None:
+    if path is None:
+        write(sys.stdout)
+        return
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory: give a file name for the output")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{parent} does not exist: create it or choose another output path")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@anomaly_app.command("score")
+def score(
+    input_csv: Annotated[Path, typer.Argument(help="CSV with columns timestamp,value")],
+    output: OutOpt = None,
+    min_change: Annotated[float, typer.Option(
+        help="smallest change (in the series' unit) that may be anomalous")] = 0.0,
+    min_rel_change: Annotated[float, typer.Option(
+        help="smallest change as a share of the baseline, e.g. 0.2")] = 0.0,
+) -> None:
+    """Add anomaly_score in [0, 1] (0.5 = the calibrated threshold) to each row, causally."""
+    with user_errors(), _model_errors():
+        import dataclasses
+
+        from tools.anomaly.robust import score_series
+        from tools.anomaly.series_io import check_scores, config_for, read_series, write_scores
+
+        if min_change < 0 or not 0 <= min_rel_change < 10:
+            raise UsageError("--min-change must be >= 0 and --min-rel-change in [0, 10)")
+        with input_csv.open(encoding="utf-8", newline="") as fh:
+            table = read_series(fh, str(input_csv))
+        config = dataclasses.replace(config_for(table.timestamps), rel_floor=min_rel_change)
+        result = score_series(table.values, config, min_change, table.timestamps)
+        scores = check_scores(result.score)
+        _write_atomic(output, lambda fh: write_scores(fh, table, scores.tolist()))
+        flagged = int((scores >= 0.5).sum())
+        note = f", {table.missing} missing values scored 0" if table.missing else ""
+        err.print(f"scored {len(scores):,} points: {flagged:,} at or above 0.5{note}")
+
+
+def _log_lines(fh: IO[bytes]) -> Iterator[str]:
+    """Lines as text (invalid UTF-8 replaced); a line longer than MAX_LOG_LINE_BYTES is cut
+    there and the rest of it skipped."""
+    while True:
+        raw = fh.readline(MAX_LOG_LINE_BYTES)
+        if not raw:
+            return
+        if not raw.endswith(b"\n") and len(raw) == MAX_LOG_LINE_BYTES:
+            while (rest := fh.readline(MAX_LOG_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+        yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+@logs_app.command("templates")
+def templates(
+    input_log: Annotated[Path, typer.Argument(help="one raw log line per line")],
+    output: OutOpt = None,
+    similarity: Annotated[float, typer.Option(
+        help="share of equal tokens for a line to join a template (0.3 to 0.9)")] = 0.5,
+) -> None:
+    """Write line_id,template_id,template for every line (variable parts as <*>)."""
+    with user_errors():
+        from tools.anomaly.logtemplates import TemplateMiner
+
+        if not 0.3 <= similarity <= 0.9:
+            raise UsageError(f"--similarity {similarity}: choose a value from 0.3 to 0.9")
+        miner = TemplateMiner(similarity=similarity)
+        with input_log.open("rb") as fh:
+            assigned = [miner.add(line) for line in _log_lines(fh)]
+        if not assigned:
+            raise UsageError(f"{input_log} is empty: nothing to mine")
+
+        def write(handle: TextIO) -> None:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(["line_id", "template_id", "template"])
+            for i, tpl in enumerate(assigned, start=1):
+                writer.writerow([i, f"T{tpl.id}", tpl.text])
+
+        _write_atomic(output, write)
+        err.print(f"{len(assigned):,} lines, {len(miner.templates):,} templates")
+
+
+def _registry() -> ModelRegistry:
+    from bot.settings import load_settings
+    from tools.anomaly.registry import ModelRegistry
+
+    return ModelRegistry.under(load_settings().resolved_data_dir())
+
+
+NameArg = Annotated[str, typer.Argument(help="model name")]
+
+
+@model_app.command("list")
+def model_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every model, its versions and which is current / shadow."""
+    with user_errors(), _model_errors():
+        reg = _registry()
+        rows: list[dict[str, Any]] = []
+        for name in reg.names():
+            aliases = reg.aliases(name)
+            for version in reg.versions(name):
+                man = reg.manifest(name, version)
+                role = ("current" if aliases["current"] == version else
+                        "shadow" if aliases["shadow"] == version else "")
+                rows.append({"name": name, "version": version, "role": role,
+                             "created": man.created, "scores": man.scores,
+                             "training": man.training})
+        if as_json:
+            sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+            return
+        if not rows:
+            out.print("no models yet: run `opscopilot model fit metric-detector`")
+        for r in rows:
+            s = r["scores"]
+            quality = (f"precision {s['precision']:.3f} recall {s['recall']:.3f}"
+                       if "precision" in s else "not evaluated")
+            out.print(f"{r['name']} {r['version']:<4} {r['role']:<8} {r['created']}  "
+                      f"trained on {r['training'].get('scenario')}  {quality}")
+
+
+def _known(name: str) -> None:
+    from tools.anomaly.models import MODEL_NAME
+
+    if name != MODEL_NAME:
+        raise UsageError(f"unknown model {name!r}; the model that can be fitted is {MODEL_NAME}")
+
+
+@model_app.command("fit")
+def model_fit(
+    name: NameArg,
+    scenario: Annotated[str, typer.Option("--scenario", "-s",
+                                          help="sandbox scenario to train on")] = "quiet",
+    evaluate: Annotated[bool, typer.Option(
+        help="score the new version on the sandbox fault suite (tuning seeds, ~30 s)")] = True,
+) -> None:
+    """Fit a new version; it becomes current when there is none, else the shadow."""
+    with user_errors(), _model_errors():
+        _known(name)
+        from tools.anomaly.models import fit_and_save
+
+        man = fit_and_save(_registry(), scenario, evaluate=evaluate)
+        role = _registry().aliases(name)
+        which = "current" if role["current"] == man.version else "shadow"
+        out.print(f"{name} {man.version} saved as {which} (z threshold "
+                  f"{man.parameters['z_threshold']}); scores: {man.scores}")
+
+
+@model_app.command("promote")
+def model_promote(name: NameArg, version: Annotated[str | None, typer.Argument(
+        help="version to make current (default: the shadow)")] = None) -> None:
+    """Make the shadow (or a named version) current."""
+    with user_errors(), _model_errors():
+        aliases = _registry().promote(name, version)
+        out.print(f"{name}: current is now {aliases['current']}")
+
+
+@model_app.command("rollback")
+def model_rollback(name: NameArg) -> None:
+    """Make the previous current version current again."""
+    with user_errors(), _model_errors():
+        aliases = _registry().rollback(name)
+        out.print(f"{name}: rolled back, current is now {aliases['current']}")
+
+
+@model_app.command("shadow")
+def model_shadow(
+    name: NameArg,
+    scenario: Annotated[str, typer.Option("--scenario", "-s")] = "bad-deploy-checkout",
+) -> None:
+    """Run the current and the shadow version side by side on a scenario."""
+    with user_errors(), _model_errors():
+        _known(name)
+        from tools.anomaly.models import shadow_compare
+
+        for ref, res in shadow_compare(_registry(), scenario).items():
+            out.print(f"{ref:<8} {res['version']:<4} precision {res['precision']:.3f} "
+                      f"recall {res['recall']:.3f} median delay "
+                      f"{res['median_delay_samples']} samples "
+                      f"({res['true_positives']} TP, {res['false_positives']} FP)")
+
+
+def mount_anomaly_cli(app: typer.Typer) -> None:
+    """`anomaly ...`, `logs ...` and `model ...` on the main command."""
+    app.add_typer(anomaly_app, name="anomaly")
+    app.add_typer(logs_app, name="logs")
+    app.add_typer(model_app, name="model")

@@ -1,0 +1,143 @@
+"""`opscopilot anomaly score`, `logs templates` and `model ...`: formats, bad input, lifecycle."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from tools.anomaly.registry import ModelError, ModelRegistry
+
+runner = CliRunner()
+
+
+def _run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def _series_csv(path: Path, n: int = 600, shift_at: int = 400) -> None:
+    rng = np.random.default_rng(0)
+    with path.open("w") as fh:
+        fh.write("timestamp,value,host\n")
+        for i in range(n):
+            value = 50 + rng.standard_normal() + (25 if i >= shift_at else 0)
+            cell = "" if i == 100 else f"{value:.3f}"
+            fh.write(f"{1_700_000_000 + 60 * i},{cell},web-1\n")
+
+
+def test_score_keeps_columns_and_adds_a_causal_score(tmp_path):
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    _series_csv(src)
+    result = _run("anomaly", "score", str(src), "-o", str(dst))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(dst.open()))
+    assert list(rows[0]) == ["timestamp", "value", "host", "anomaly_score"]
+    scores = np.array([float(r["anomaly_score"]) for r in rows])
+    assert len(rows) == 600 and ((scores >= 0) & (scores <= 1)).all()
+    assert rows[100]["value"] == "" and scores[100] == 0.0
+    assert scores[400] >= 0.5 and scores[50:400].max() < 0.5
+    # Causal: the first 400 scores do not change when the rest of the file is cut.
+    short = tmp_path / "short.csv"
+    short.write_text("".join(src.read_text().splitlines(keepends=True)[:401]))
+    assert _run("anomaly", "score", str(short), "-o", str(tmp_path / "s.csv")).exit_code == 0
+    cut = [float(r["anomaly_score"]) for r in csv.DictReader((tmp_path / "s.csv").open())]
+    assert cut == scores[:400].tolist()
+
+
+@pytest.mark.parametrize(("content", "needle"), [
+    ("", "empty"),
+    ("timestamp,value\n", "no rows"),
+    ("time,val\n1,2\n", "no timestamp or value column"),
+    ("timestamp,value\n1,2\n2,abc\n", "line 3: value 'abc' is not a number"),
+    ("timestamp,value\n1,2\n1,3\n", "repeats"),
+    ("timestamp,value\n5,2\n3,3\n", "goes back"),
+    ("timestamp,value\n1,inf\n", "infinite"),
+    ("timestamp,value\nyesterday,1\n", "neither unix seconds nor an ISO time"),
+])
+def test_score_bad_input_is_one_line_and_writes_nothing(tmp_path, content, needle):
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text(content)
+    result = _run("anomaly", "score", str(src), "-o", str(dst))
+    assert result.exit_code == 2
+    assert needle in result.output and "Traceback" not in result.output
+    assert not dst.exists() and not list(tmp_path.glob(".out.csv*"))
+
+
+def test_score_iso_timestamps_and_a_few_points(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("timestamp,value\n2026-11-20T00:00:00Z,1\n2026-11-20T00:01:00Z,2\n")
+    result = _run("anomaly", "score", str(src))
+    assert result.exit_code == 0
+    assert "2026-11-20T00:01:00Z,2,0.0000" in result.stdout
+
+
+def test_logs_templates_format_and_bad_lines(tmp_path):
+    src, dst = tmp_path / "app.log", tmp_path / "t.csv"
+    src.write_bytes(b"GET /cart 200 12ms user=u-1\nGET /cart 200 30ms user=u-2\n"
+                    b"\x00\xff\xfe binary\n" + b"x" * 3_000_000 + b"\nDone\n")
+    result = _run("logs", "templates", str(src), "-o", str(dst))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(dst.open()))
+    assert rows[0] == ["line_id", "template_id", "template"]
+    assert rows[1][1:] == rows[2][1:] == ["T1", "GET <*> <*> <*> user=<*>"]
+    assert rows[3][2] == "<binary>"
+    assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4", "5"]
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    bad = _run("logs", "templates", str(empty))
+    assert bad.exit_code == 2 and "empty" in bad.output
+
+
+def test_real_process_error_is_one_line(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("timestamp,value\n1,x\n")
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "anomaly", "score", str(src)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "not a number" in proc.stderr
+
+
+def test_registry_versions_aliases_and_checksums(tmp_path):
+    reg = ModelRegistry(tmp_path / "models")
+    v1 = reg.save("demo", {"state.json": b"{}"}, {"scenario": "quiet"}, {"a": 1}, {})
+    v2 = reg.save("demo", {"state.json": b"{\"b\": 2}"}, {"scenario": "quiet"}, {"a": 2}, {})
+    assert (v1.version, v2.version) == ("v1", "v2")
+    assert reg.aliases("demo")["current"] == "v1" and reg.aliases("demo")["shadow"] == "v2"
+    reg.promote("demo")
+    assert reg.aliases("demo") == {"current": "v2", "shadow": None, "history": ["v1"]}
+    reg.rollback("demo")
+    assert reg.aliases("demo")["current"] == "v1"
+    with pytest.raises(ModelError, match="no earlier version"):
+        reg.rollback("demo")
+    (tmp_path / "models" / "demo" / "v1" / "state.json").write_text("tampered")
+    with pytest.raises(ModelError, match="sha256"):
+        reg.resolve("demo", "current")
+    with pytest.raises(ModelError, match="no version 'v9'"):
+        reg.promote("demo", "v9")
+
+
+def test_model_fit_shadow_promote_rollback(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPSCOPILOT_DATA_DIR", str(tmp_path))
+    assert "no models yet" in _run("model", "list").output
+    for _ in range(2):
+        result = _run("model", "fit", "metric-detector", "--no-evaluate")
+        assert result.exit_code == 0, result.output
+    listed = json.loads(_run("model", "list", "--json").stdout)
+    assert [(r["version"], r["role"]) for r in listed] == [("v1", "current"), ("v2", "shadow")]
+    assert listed[0]["training"]["scenario"] == "quiet"
+    manifest = json.loads((tmp_path / "models/metric-detector/v1/manifest.json").read_text())
+    assert set(manifest["files"]) == {"config.json", "forests.joblib"}
+    assert 4.0 <= manifest["parameters"]["z_threshold"] <= 10.0
+    shadow = _run("model", "shadow", "metric-detector", "-s", "bad-deploy-checkout")
+    assert shadow.exit_code == 0 and "current" in shadow.output and "shadow" in shadow.output
+    assert "current is now v2" in _run("model", "promote", "metric-detector").output
+    assert "current is now v1" in _run("model", "rollback", "metric-detector").output
+    bad = _run("model", "fit", "nope")
+    assert bad.exit_code == 2 and "unknown model" in bad.output

@@ -1,0 +1,136 @@
+"""The batch format of `opscopilot anomaly score`: CSV in with `timestamp,value`, CSV out with
+`anomaly_score` added, and the checks that turn bad input into one-line `SeriesError`s.
+
+Timestamps are unix seconds (integer or decimal) or ISO 8601 times (UTC when no zone is given);
+they must be strictly increasing. A value may be empty or `nan` (a gap: scored 0 and left out of
+the baseline); any other text, or an infinite value, is an error naming the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TextIO
+
+import numpy as np
+
+from tools.anomaly.robust import RobustConfig
+
+MISSING = {"", "nan", "NaN", "NAN", "null", "NULL", "None", "NA"}
+HOUR_S, DAY_S = 3600, 86400
+
+
+class SeriesError(ValueError):
+    """The input series cannot be scored; the message says which line and what to fix."""
+
+
+@dataclass
+class SeriesTable:
+    header: list[str]
+    rows: list[list[str]]
+    timestamps: np.ndarray  # float unix seconds
+    values: np.ndarray  # float, NaN where missing
+    missing: int
+
+
+def _parse_time(text: str, line: int) -> float:
+    t = text.strip()
+    try:
+        value = float(t)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(t.replace("Z", "+00:00"))
+        except ValueError:
+            raise SeriesError(f"line {line}: timestamp {t!r} is neither unix seconds nor an ISO "
+                              f"time like 2026-11-20T18:05:00Z") from None
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    if not math.isfinite(value):
+        raise SeriesError(f"line {line}: timestamp {t!r} is not a finite number")
+    return value
+
+
+def read_series(handle: TextIO, name: str = "input") -> SeriesTable:
+    """Read and check a `timestamp,value` CSV (extra columns are kept for the output)."""
+    try:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise SeriesError(f"{name} is empty: expected a header line 'timestamp,value'")
+        cols = [h.strip().lower() for h in header]
+        missing_cols = [c for c in ("timestamp", "value") if c not in cols]
+        if missing_cols:
+            raise SeriesError(f"{name}: no {' or '.join(missing_cols)} column in the header "
+                              f"{','.join(header)!r} (expected 'timestamp,value')")
+        ti, vi = cols.index("timestamp"), cols.index("value")
+        rows: list[list[str]] = []
+        stamps: list[float] = []
+        values: list[float] = []
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != len(header):
+                raise SeriesError(f"line {line}: {len(row)} fields, the header has "
+                                  f"{len(header)}")
+            ts = _parse_time(row[ti], line)
+            raw = row[vi].strip()
+            if raw in MISSING:
+                value = math.nan
+            else:
+                try:
+                    value = float(raw)
+                except ValueError:
+                    raise SeriesError(f"line {line}: value {raw!r} is not a number "
+                                      f"(leave it empty for a missing value)") from None
+                if math.isinf(value):
+                    raise SeriesError(f"line {line}: value {raw!r} is infinite")
+            if stamps and ts <= stamps[-1]:
+                what = "repeats" if ts == stamps[-1] else "goes back from"
+                raise SeriesError(f"line {line}: timestamp {row[ti].strip()!r} {what} the "
+                                  f"previous one; sort the file by time and drop duplicates")
+            rows.append(row)
+            stamps.append(ts)
+            values.append(value)
+    except UnicodeDecodeError:
+        raise SeriesError(f"{name} is not UTF-8 text (is it a CSV file?)") from None
+    except csv.Error as exc:
+        raise SeriesError(f"{name}: not valid CSV ({exc})") from None
+    if not rows:
+        raise SeriesError(f"{name} has a header but no rows")
+    vs = np.array(values, dtype=float)
+    return SeriesTable(header, rows, np.array(stamps), vs, int(np.isnan(vs).sum()))
+
+
+def config_for(timestamps: np.ndarray, base: RobustConfig | None = None) -> RobustConfig:
+    """Windows in samples from the median sampling interval: a one-hour baseline (30 to 2,000
+    samples), refreshed every twelfth of it, and a daily profile once two days are there."""
+    base = base or RobustConfig()
+    if len(timestamps) < 2:
+        return base
+    step = float(np.median(np.diff(timestamps)))
+    step = step if step > 0 else 1.0
+    window = int(min(2000, max(30, round(HOUR_S / step))))
+    hop = max(1, window // 12)
+    span = float(timestamps[-1] - timestamps[0])
+    season = DAY_S if span >= 2 * DAY_S and DAY_S / step >= 2 * hop else 0
+    return dataclasses.replace(base, window=window, hop=hop, season=season,
+                               min_history=min(base.min_history, window // 2))
+
+
+def write_scores(handle: TextIO, table: SeriesTable, scores: Iterable[float]) -> None:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow([*table.header, "anomaly_score"])
+    for row, score in zip(table.rows, scores, strict=True):
+        writer.writerow([*row, f"{score:.4f}"])
+
+
+def check_scores(scores: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Scores as written: finite and in [0, 1] (a bug otherwise, never silently written)."""
+    arr = np.asarray(scores, dtype=float)
+    if not np.all(np.isfinite(arr)) or arr.min(initial=0.0) < 0 or arr.max(initial=0.0) > 1:
+        raise AssertionError("anomaly scores outside [0, 1]")
+    return arr
