@@ -36,8 +36,21 @@ def _bullets(findings: list[Finding], limit: int = MAX_FINDINGS_IN_TEXT) -> list
 
 
 def _problems(results: list[ToolResult]) -> list[str]:
+    """One line per tool that failed (the metric scan's failure is said where it matters)."""
     return [f"Could not use {r.tool}: {r.summary}" for r in results
-            if r.status is ToolStatus.ERROR]
+            if r.status is ToolStatus.ERROR and _metrics_failure(r) != r.summary
+            or r.status is ToolStatus.ERROR and r.tool not in ("incident_context",
+                                                                "detect_metric_anomalies")]
+
+
+def _metrics_failure(scan: ToolResult | None) -> str | None:
+    """Why the metric scan failed (alone, or inside the incident context tool), else None."""
+    if scan is None:
+        return None
+    failed = scan.data.get("failed", {})
+    if "detect_metric_anomalies" in failed:
+        return str(failed["detect_metric_anomalies"])
+    return scan.summary if scan.status is ToolStatus.ERROR else None
 
 
 def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
@@ -53,8 +66,21 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
     scope = ", ".join(named) if named else "all services"
     lines: list[str] = []
 
+    scan = by_tool.get("detect_metric_anomalies") or by_tool.get("incident_context")
+    failure = _metrics_failure(scan)
+    if failure and not anomalies:
+        # Never "nothing abnormal" when the metrics could not be read; say what else is known.
+        lines.append(f"I could not read the metrics of {scope} over {window}, so I cannot tell "
+                     f"whether they are normal: {failure}")
+        for title, items, limit in (("Recent changes:", changes, 3),
+                                    ("Logs:", log_findings, 3), ("Alerts firing:", alerts, 4)):
+            if items:
+                lines.append(title)
+                lines += _bullets(items, limit)
+        answer.findings = log_findings + changes + alerts
+        return lines
+
     if not anomalies and not log_findings:
-        scan = by_tool.get("detect_metric_anomalies")
         scanned = f" ({scan.summary})" if scan is not None and scan.ok else ""
         if scan is not None and scan.status is ToolStatus.NO_DATA:
             lines.append(f"I found no metric data for {scope} in {window}: {scan.summary}.")
@@ -68,10 +94,14 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
         answer.findings = alerts + [f for f in findings if f.kind == "log_errors"]
         return lines
 
-    ranked = rank_root_causes(findings, topology)
-    answer.root_causes = [
-        RootCause(c.service, c.metric, c.score, "; ".join(c.reasons), c.evidence) for c in ranked
-    ]
+    context = by_tool.get("incident_context")
+    if context is not None:
+        answer.root_causes = _ranked_causes(findings)
+    else:
+        answer.root_causes = [
+            RootCause(c.service, c.metric, c.score, "; ".join(c.reasons), c.evidence)
+            for c in rank_root_causes(findings, topology)
+        ]
     sick = sorted({f.service for f in anomalies})
     if named and not any(s in sick for s in named):
         head = (f"{scope} itself looks normal over {window}, but services it depends on do not "
@@ -82,11 +112,17 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
         head = f"{len(sick)} services show anomalies over {window} ({', '.join(sick)}):"
     lines.append(head)
     lines += _bullets(sorted(anomalies, key=lambda f: -f.score))
-    if ranked:
-        top = ranked[0]
+    if answer.root_causes:
+        top = answer.root_causes[0]
         lines.append(f"Most likely cause: {top.service}"
                      + (f" ({top.metric.replace('_', ' ')})" if top.metric else "")
-                     + f", because {'; '.join(top.reasons) or 'its anomalies are strongest'}.")
+                     + f", because {top.reason or 'its anomalies are strongest'}.")
+        if len(answer.root_causes) > 1:
+            lines.append("Other candidates: " + "; ".join(
+                f"{c.service}" + (f" ({c.metric.replace('_', ' ')})" if c.metric else "")
+                for c in answer.root_causes[1:]) + ".")
+    elif context is not None and context.data.get("note"):
+        lines.append(f"No clear root cause stands out ({context.data['note']}).")
     if changes:
         lines.append("Recent changes:")
         lines += _bullets(changes, 3)
@@ -112,6 +148,31 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
                   plan.start - CHART_HISTORY_S, plan.end, f.evidence[0])
         for f in sorted(anomalies, key=lambda f: -f.score)[:3]
     ]
+    return lines
+
+
+def _ranked_causes(findings: list[Finding]) -> list[RootCause]:
+    """The incident context tool's ranking, best first, as the answer's root causes."""
+    return [RootCause(f.service, f.metric, f.score, f.text.split(": ", 1)[-1], f.evidence)
+            for f in findings if f.kind == "root_cause"]
+
+
+def _changes(answer: Answer, results: list[ToolResult]) -> list[str]:
+    """The changes in the window, then which of them line up with trouble happening now."""
+    context = next((r for r in results if r.tool == "incident_context"), None)
+    lines = _listing(answer, [r for r in results if r is not context], "Nothing found.")
+    if context is None or not context.ok:
+        return lines
+    causes = _ranked_causes(context.findings)
+    answer.root_causes = causes
+    answer.findings += [f for f in context.findings if f.kind == "root_cause"]
+    linked = [c for c in causes if "the first anomaly" in c.reason]
+    if linked:
+        lines.append("Changes that line up with the current anomalies:")
+        lines += [f"- {c.service}: {c.reason}" for c in linked[:3]]
+    elif causes:
+        lines.append(f"None of them lines up with the current anomalies; most likely cause: "
+                     f"{causes[0].service} ({causes[0].reason}).")
     return lines
 
 
@@ -170,6 +231,8 @@ def compose(question_text: str, intent: str, route_confidence: float, plan: Plan
         lines = _investigate(answer, plan, results, topology)
     elif intent == "logs":
         lines = _logs(answer, results)
+    elif intent == "changes":
+        lines = _changes(answer, results)
     elif intent == "metrics":
         lines = _listing(answer, results, "No metric data for that window.")
         answer.charts = [

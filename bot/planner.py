@@ -40,6 +40,7 @@ MISSING_CAPABILITY = {
 
 CHANGES_LOOKBACK_S = 3 * 3600  # deploys up to 3 h before the window can explain it
 CHANGES_DEFAULT_S = 24 * 3600  # "what changed?" with no window: the last day
+INCIDENT_WINDOW_S = 3600  # "what changed?" also asks whether anything is broken in the last hour
 
 
 @dataclass
@@ -76,7 +77,8 @@ def make_plan(
 ) -> Plan:
     plan = Plan(intent, list(services), start, end)
     needed = INTENT_TOOLS.get(intent, ())
-    if needed and not all(t in available_tools for t in needed[:1]):
+    covered = intent == "investigate" and "incident_context" in available_tools
+    if needed and not covered and not all(t in available_tools for t in needed[:1]):
         plan.note = MISSING_CAPABILITY.get(intent, f"No tool can answer {intent} questions yet.")
         return plan
     keyword = keywords[0] if keywords else None
@@ -86,6 +88,11 @@ def make_plan(
         for s in services:
             scope += [d for d in downstream(topology, s) if d not in scope]
         plan.scope = scope or topology.services()
+        if "incident_context" in available_tools:
+            # One call gathers anomalies, logs, changes and alerts, and ranks the causes.
+            plan.calls.append(ToolCall("incident_context",
+                                       {"services": scope, "start": start, "end": end}))
+            return plan
         plan.calls.append(ToolCall("detect_metric_anomalies",
                                    {"services": scope, "start": start, "end": end}))
         if "search_logs" in available_tools:
@@ -114,6 +121,12 @@ def make_plan(
         since = start if window_given else end - CHANGES_DEFAULT_S
         plan.calls.append(ToolCall("recent_changes",
                                    {"services": services, "start": since, "end": end}))
+        if "incident_context" in available_tools:
+            # Which of those changes lines up with trouble right now, if there is any.
+            scope = [d for s in services for d in downstream(topology, s)]
+            plan.calls.append(ToolCall("incident_context", {
+                "services": list(dict.fromkeys(scope)),
+                "start": max(since, end - INCIDENT_WINDOW_S), "end": end}))
     elif intent == "alerts":
         plan.scope = services or topology.services()
         plan.calls.append(ToolCall("firing_alerts", {"at": end, "services": services}))
@@ -132,10 +145,14 @@ def make_plan(
 def incident_context(findings: list[Finding], topology: TopologySource) -> tuple[str, list[str]]:
     """A search query describing the live incident in words (suspect, symptoms, error templates,
     alert names), and the suspected services: what past incidents and runbooks are matched on."""
-    ranked = rank_root_causes(findings, topology)
-    if not ranked:
-        return "", []
-    suspects = [c.service for c in ranked[:2]]
+    causes = [f for f in findings if f.kind == "root_cause"]
+    if causes:  # the incident context tool's ranking, when it ran
+        suspects = [f.service for f in causes[:2]]
+    else:
+        ranked = rank_root_causes(findings, topology)
+        if not ranked:
+            return "", []
+        suspects = [c.service for c in ranked[:2]]
     words: list[str] = []
     for f in findings:
         if f.service not in suspects:

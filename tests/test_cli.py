@@ -77,7 +77,7 @@ def test_ask_json_has_the_stable_keys():
     data = json.loads(result.stdout)
     assert set(data) >= ASK_KEYS
     assert data["intent"] == "investigate"
-    assert "detect_metric_anomalies" in data["tools"]
+    assert "incident_context" in data["tools"]  # anomalies, logs, changes, alerts, ranking
     for rc in data["root_causes"]:
         assert {"service", "metric", "score"} <= set(rc)
 

@@ -5,6 +5,9 @@ with anomalies, the likely culprit is one whose own dependencies look healthy, w
 started first, whose resources (CPU, memory, disk, pool, certificate) moved rather than only its
 golden signals, and that changed (a deploy) just before the trouble began. Each of those facts is
 a named term of the score, so the answer can say why a service is ranked where it is.
+
+This ranks already-made findings; it is the fallback when the incident context tool
+(`tools.incident`, which ranks the series themselves with `tools.rca`) is not registered.
 """
 
 from __future__ import annotations

@@ -1,0 +1,183 @@
+"""The root-cause ranking engine (tools/rca) on hand-made series and on sandbox fault cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tools.rca.baselines import baro, nsigma, services_in_order
+from tools.rca.cases import make_case
+from tools.rca.errors import RcaInputError
+from tools.rca.model import ChangeRecord, LogTemplateRecord, RcaInput
+from tools.rca.rank import rank_causes
+from tools.rca.signals import row_quantiles, score_matrix
+
+T0 = 1_795_132_800
+TS = np.arange(T0, T0 + 2 * 3600, 15, dtype=np.int64)
+ONSET = int(TS[len(TS) * 3 // 4])
+SHOP = {"frontend": ["checkout", "cart"], "checkout": ["payment", "cart"], "cart": ["redis"],
+        "payment": ["postgres"], "redis": [], "postgres": []}
+METRICS = ("latency_p99", "error_rate", "cpu", "request_rate")
+LEVEL = {"latency_p99": 80.0, "error_rate": 0.2, "cpu": 30.0, "request_rate": 100.0}
+
+
+def quiet_signals(seed: int = 0) -> dict[tuple[str, str], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {(s, m): LEVEL[m] * (1 + 0.04 * rng.standard_normal(len(TS)))
+            for s in SHOP for m in METRICS}
+
+
+def step(values: np.ndarray, size: float, at: int = ONSET) -> np.ndarray:
+    out = values.copy()
+    out[at <= TS] += size
+    return out
+
+
+def with_fault(culprit: str, metric: str, size: float, seed: int = 0):
+    """`culprit`'s metric steps up at ONSET; every caller up the chain sees the same latency."""
+    signals = quiet_signals(seed)
+    signals[(culprit, metric)] = step(signals[(culprit, metric)], size)
+    if metric == "latency_p99":
+        for s in SHOP:
+            if s != culprit and culprit in _closure(s):
+                signals[(s, "latency_p99")] = step(signals[(s, "latency_p99")], size)
+    return signals
+
+
+def _closure(service: str) -> set[str]:
+    seen, todo = set(), list(SHOP[service])
+    while todo:
+        s = todo.pop()
+        if s not in seen:
+            seen.add(s)
+            todo += SHOP[s]
+    return seen
+
+
+def test_the_deepest_sick_service_is_ranked_first_and_says_why():
+    result = rank_causes(RcaInput(TS, with_fault("payment", "latency_p99", 400), ONSET, SHOP))
+    assert result.clear
+    top = result.candidates[0]
+    assert (top.service, top.metric) == ("payment", "latency_p99")
+    assert "explains anomalous callers checkout, frontend" in top.position
+    assert any("latency_p99 up from" in r and "robust z" in r for r in top.reasons)
+    victims = {c.service: c for c in result.candidates[1:]}
+    assert "likely a symptom" in victims["checkout"].position
+    assert sum(c.score for c in result.candidates) == pytest.approx(1.0)
+
+
+def test_a_quiet_window_has_no_clear_root_cause():
+    for seed in range(5):
+        result = rank_causes(RcaInput(TS, quiet_signals(seed), ONSET, SHOP))
+        assert not result.clear
+        assert result.candidates == [] or result.note.startswith("no clear root cause")
+
+
+def test_a_late_onset_hint_still_finds_the_cause_where_n_sigma_is_thrown():
+    signals = with_fault("redis", "error_rate", 40.0)
+    # 60 s late: four faulty points sit in the "before" window.
+    late = ONSET + 60
+    ours = rank_causes(RcaInput(TS, signals, late, SHOP))
+    assert ours.candidates[0].service == "redis"
+    sm = score_matrix(TS, np.vstack([signals[("redis", "error_rate")]]), late, ["up"])
+    assert sm.z[0] > 100
+    # N-Sigma's mean/std absorb the faulty points: its z for the same series collapses.
+    z_nsigma = next(z for s, m, z in nsigma(TS, signals, late) if (s, m) == ("redis",
+                                                                            "error_rate"))
+    assert z_nsigma < sm.z[0] / 10
+
+
+def test_a_deploy_before_the_onset_is_evidence_and_always_reported():
+    signals = with_fault("checkout", "error_rate", 25.0)
+    changes = [ChangeRecord(ONSET - 120, "checkout", "deploy",
+                            "deploy checkout v2.30.0 -> v2.31.0"),
+               ChangeRecord(ONSET - 300, "cart", "config_change", "config cart: cache_ttl")]
+    result = rank_causes(RcaInput(TS, signals, ONSET, SHOP, changes))
+    top = result.candidates[0]
+    assert top.service == "checkout" and top.changes
+    assert "deploy checkout v2.30.0 -> v2.31.0 2 min before the first anomaly" in top.reasons
+    cart = next(c for c in result.candidates if c.service == "cart")
+    assert "shows no anomaly of its own" in cart.position
+    assert {c.service for c in result.changes_near_onset} == {"checkout", "cart"}
+
+
+def test_new_error_templates_are_evidence():
+    signals = with_fault("cart", "cpu", 50.0)
+    logs = [LogTemplateRecord("cart", "worker pool saturated after <*> ms", "ERROR", 12, 0)]
+    top = rank_causes(RcaInput(TS, signals, ONSET, SHOP, [], logs)).candidates[0]
+    assert top.service == "cart" and top.log_templates
+    assert any('new ERROR log template "worker pool saturated' in r for r in top.reasons)
+
+
+def test_a_callee_whose_load_fell_does_not_explain_a_caller_whose_cpu_rose():
+    signals = quiet_signals()
+    signals[("checkout", "cpu")] = step(signals[("checkout", "cpu")], 60.0)
+    signals[("checkout", "latency_p99")] = step(signals[("checkout", "latency_p99")], 300.0)
+    signals[("payment", "request_rate")] = step(signals[("payment", "request_rate")], -70.0)
+    result = rank_causes(RcaInput(TS, signals, ONSET, SHOP))
+    assert result.candidates[0].service == "checkout"
+
+
+def test_without_a_graph_a_collapsed_service_beats_its_erroring_callers():
+    signals = quiet_signals()
+    signals[("redis", "request_rate")] = step(signals[("redis", "request_rate")], -95.0)
+    for s in ("cart", "checkout", "frontend"):
+        signals[(s, "error_rate")] = step(signals[(s, "error_rate")], 60.0)
+    top = rank_causes(RcaInput(TS, signals, ONSET, None)).candidates[0]
+    assert top.service == "redis" and "collapsed" in top.position
+
+
+def test_an_onset_without_normal_data_before_it_is_refused():
+    with pytest.raises(RcaInputError, match="before the onset"):
+        rank_causes(RcaInput(TS, quiet_signals(), int(TS[2]), SHOP))
+    with pytest.raises(RcaInputError, match="no samples at or after"):
+        rank_causes(RcaInput(TS, quiet_signals(), int(TS[-1]) + 60, SHOP))
+
+
+def test_nan_gaps_are_tolerated():
+    signals = with_fault("payment", "latency_p99", 400)
+    for v in signals.values():
+        v[::7] = np.nan
+    assert rank_causes(RcaInput(TS, signals, ONSET, SHOP)).candidates[0].service == "payment"
+
+
+def test_row_quantiles_match_numpy():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((20, 33))
+    x[2, 3:9] = np.nan
+    ours = np.array(row_quantiles(x, (0.25, 0.5, 0.75)))
+    assert np.allclose(ours, np.nanpercentile(x, [25, 50, 75], axis=1))
+
+
+def test_baselines_follow_rcaeval():
+    ts = np.arange(10)
+    signals = {("a", "cpu"): np.array([1, 2, 3, 4, 5, 1, 2, 3, 9, 3], dtype=float),
+               ("b", "cpu"): np.array([5] * 5 + [6] * 5, dtype=float),  # constant before: dropped
+               ("c", "mem"): np.array([1, 1, 1, 1, 2, 2, 2, 2, 2, 3], dtype=float)}
+    ranked = baro(ts, signals, 5)
+    assert [(s, m) for s, m, _ in ranked] == [("a", "cpu"), ("c", "mem")]
+    # median 3, IQR 2 -> (9 - 3) / 2; c: median 1, IQR 0 -> scale 1 -> (3 - 1) / 1
+    assert [z for _, _, z in ranked] == [3.0, 2.0]
+    z = {s: v for s, _, v in nsigma(ts, signals, 5)}
+    assert z["a"] == pytest.approx((9 - 3) / np.std([1, 2, 3, 4, 5]))
+    assert services_in_order(ranked) == ["a", "c"]
+
+
+@pytest.mark.parametrize("kind", ["bad_deploy", "dependency_down", "cpu_hog",
+                                  "certificate_expiry", "network_delay"])
+def test_sandbox_faults_rank_the_faulty_service_first(kind):
+    case = make_case(7, kind)
+    assert case is not None
+    for delay in (0, 60):
+        result = rank_causes(case.rca_input(delay))
+        assert result.clear
+        assert result.candidates[0].service == case.service, [
+            (c.service, c.reasons) for c in result.candidates]
+
+
+def test_a_random_graph_fault_and_a_quiet_window():
+    case = make_case(3, "latency_injection", 25)
+    assert case is not None
+    assert rank_causes(case.rca_input()).candidates[0].service == case.service
+    quiet = make_case(3, "quiet", 25)
+    assert quiet is not None and not rank_causes(quiet.rca_input()).clear

@@ -1,0 +1,99 @@
+"""The incident context tool over the sandbox, and how the planner and composer use it."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.composer import compose
+from bot.grounding import ungrounded_numbers
+from bot.planner import enrichment_calls, make_plan
+from tests.conftest import SHOP
+from tools.backends.sandbox import SandboxBackend
+from tools.base import ToolRegistry, ToolStatus
+from tools.incident import IncidentContext
+from tools.sandbox.simulator import load_sandbox
+
+TOOLS = {"incident_context", "detect_metric_anomalies", "search_logs", "recent_changes",
+         "firing_alerts", "search_incidents"}
+
+
+def registry_for(scenario: str) -> tuple[ToolRegistry, SandboxBackend, int]:
+    sandbox = load_sandbox(scenario)
+    backend = SandboxBackend(sandbox)
+    registry = ToolRegistry()
+    registry.register(IncidentContext(backend, backend, backend, backend, backend))
+    return registry, backend, sandbox.now
+
+
+@pytest.mark.parametrize(("scenario", "culprit"), [("bad-deploy-checkout", "checkout"),
+                                                   ("dependency-down-redis", "redis"),
+                                                   ("cert-expiry-payment", "payment")])
+def test_one_call_gathers_everything_and_ranks_the_culprit(scenario, culprit):
+    registry, _, now = registry_for(scenario)
+    result = registry.run("incident_context", {"start": now - 3600, "end": now})
+    assert result.status is ToolStatus.OK, result.summary
+    kinds = {f.kind for f in result.findings}
+    assert {"metric_anomaly", "root_cause", "alert"} <= kinds
+    causes = [f for f in result.findings if f.kind == "root_cause"]
+    assert causes[0].service == culprit, [c.text for c in causes]
+    assert result.data["clear"] and result.data["root_causes"][0]["service"] == culprit
+    evidence = {e.id: e for e in result.evidence}
+    top = evidence[causes[0].evidence[0]]
+    assert all(r in top.values.values() for r in result.data["root_causes"][0]["reasons"])
+    assert causes[0].text.endswith("; ".join(result.data["root_causes"][0]["reasons"]))
+
+
+def test_a_bad_deploy_is_named_with_its_version_and_timing():
+    registry, _, now = registry_for("bad-deploy-checkout")
+    result = registry.run("incident_context", {"start": now - 3600, "end": now})
+    top = next(f for f in result.findings if f.kind == "root_cause")
+    assert "deploy checkout v" in top.text and "the first anomaly" in top.text
+    assert result.data["changes_near_onset"]
+
+
+def test_quiet_window_has_no_root_cause():
+    registry, _, now = registry_for("quiet")
+    result = registry.run("incident_context", {"start": now - 3600, "end": now})
+    assert result.status is ToolStatus.OK
+    assert not [f for f in result.findings if f.kind in ("root_cause", "metric_anomaly")]
+
+
+def test_investigate_plans_one_incident_context_call():
+    plan = make_plan("investigate", ["checkout"], [], 1000, 2800, TOOLS, SHOP)
+    assert [c.tool for c in plan.calls] == ["incident_context"]
+    assert plan.calls[0].args["services"] == ["checkout", "payment", "cart", "postgres", "redis"]
+    changes = make_plan("changes", [], [], 1000, 9000, TOOLS, SHOP)
+    assert [c.tool for c in changes.calls] == ["recent_changes", "incident_context"]
+    assert changes.calls[1].args["start"] == 9000 - 3600
+
+
+def test_answers_show_the_ranked_causes_grounded():
+    registry, backend, now = registry_for("bad-deploy-checkout")
+    plan = make_plan("investigate", ["checkout"], [], now - 1800, now, set(registry.names()),
+                     backend)
+    results = [registry.run(c.tool, c.args) for c in plan.calls]
+    answer = compose("why is checkout failing?", "investigate", 0.9, plan, results, backend)
+    assert answer.root_causes[0].service == "checkout"
+    assert "Most likely cause: checkout" in answer.summary
+    assert "the first anomaly" in answer.root_causes[0].reason
+    assert ungrounded_numbers(answer) == []
+    calls, query = enrichment_calls([f for r in results for f in r.findings], backend, TOOLS)
+    assert calls and calls[0].args["services"][0] == "checkout" and query
+
+
+def test_what_changed_links_the_deploy_to_the_trouble():
+    sandbox = load_sandbox("bad-deploy-checkout")
+    backend = SandboxBackend(sandbox)
+    registry = ToolRegistry()
+    from tools.events import RecentChanges
+
+    registry.register(RecentChanges(backend))
+    registry.register(IncidentContext(backend, backend, backend, backend, backend))
+    now = sandbox.now
+    plan = make_plan("changes", [], [], now - 3 * 3600, now, set(registry.names()), backend)
+    results = [registry.run(c.tool, c.args) for c in plan.calls]
+    answer = compose("what changed in the last 3 hours?", "changes", 0.9, plan, results, backend)
+    assert "Changes that line up with the current anomalies:" in answer.summary
+    assert "- checkout: " in answer.summary
+    assert answer.root_causes and answer.root_causes[0].service == "checkout"
+    assert ungrounded_numbers(answer) == []

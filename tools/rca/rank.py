@@ -1,0 +1,208 @@
+"""Rank root-cause candidates: robust change scores per series, explained away along the call
+graph, with deploys, config changes and new log templates as extra evidence.
+
+The rules, each one a named term so every candidate can say why it ranks where it does:
+
+1. A service is anomalous when one of its series moved far (robust z, see `signals`).
+2. Symptoms travel upstream: an anomalous service that calls (directly or not) another anomalous
+   service, whose trouble started no later, is probably a victim: its score is multiplied by
+   `VICTIM_FACTOR`. A dependency whose only moves are drops in load (less traffic, less CPU)
+   does not explain a caller whose own resources went bad: that drop is the caller's doing.
+3. A service that explains many anomalous callers is a better suspect (`COVER_BONUS`).
+4. Its own resources (CPU, memory, disk, pool, certificate) going bad, a deploy or config
+   change shortly before the first anomaly, and error templates new since the onset add to it.
+5. When the strongest series moved less than `Z_CLEAR` deviations there is no clear root cause.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+from tools.rca.graph import closure
+from tools.rca.model import Candidate, ChangeRecord, RcaInput, RcaResult, SignalScore
+from tools.rca.signals import bad_direction, min_abs_changes, score_matrix, signal_kind
+
+Z_CLEAR = 10.0
+VICTIM_FACTOR = 0.35
+COVER_BONUS = 0.6
+RESOURCE_BONUS = 1.0
+CHANGE_BONUS = 1.5
+LOG_BONUS = 0.5
+EARLY_BONUS = 0.5
+NO_GRAPH_BONUS = 3.0
+ONSET_TOLERANCE_S = 60  # "started no later" allows for the sampling step
+CHANGE_BEFORE_S = 30 * 60
+CHANGE_AFTER_S = 2 * 60
+MAX_SIGNALS_SHOWN = 3
+
+
+def _scores(inp: RcaInput) -> list[SignalScore]:
+    keys = list(inp.signals)
+    if not keys:
+        return []
+    matrix = np.vstack([np.asarray(inp.signals[k], dtype=float) for k in keys])
+    metrics = [m for _, m in keys]
+    sm = score_matrix(inp.timestamps, matrix, inp.onset, [bad_direction(m) for m in metrics],
+                      min_abs_changes(metrics))
+    out = []
+    for i in np.flatnonzero(sm.z > 0):
+        service, metric = keys[i]
+        first = int(sm.first_ts[i])
+        out.append(SignalScore(service, metric, signal_kind(metric), float(sm.z[i]),
+                               float(sm.baseline[i]), float(sm.peak[i]),
+                               "up" if sm.up[i] else "down", first if first >= 0 else None))
+    out.sort(key=lambda s: -s.z)
+    return out
+
+
+def _is_load_drop(s: SignalScore) -> bool:
+    return s.direction == "down" and s.kind in ("traffic", "resource")
+
+
+def _is_own_resource(s: SignalScore) -> bool:
+    # A certificate running out goes down; every other resource goes bad by going up.
+    return s.kind == "resource" and (s.direction == "up" or "cert" in s.metric)
+
+
+def _no_graph_hint(svc: str, by_service: dict[str, list[SignalScore]]) -> str:
+    """Without a call graph, a sign that a service is the source rather than a victim: its
+    traffic collapsed while others' errors rose (it is down to its callers)."""
+    others_err = any(x.kind == "errors" and x.direction == "up"
+                     for other, xs in by_service.items() if other != svc for x in xs)
+    for s in by_service[svc]:
+        if (s.kind == "traffic" and s.direction == "down" and s.baseline > 0
+                and s.peak <= 0.4 * s.baseline and others_err):
+            return f"its {s.metric} collapsed while its callers' errors rose"
+    return ""
+
+
+def _fmt(v: float) -> str:
+    a = abs(v)
+    return f"{v:,.0f}" if a >= 100 else (f"{v:.1f}" if a >= 10 else f"{v:.2f}")
+
+
+def describe_signal(s: SignalScore) -> str:
+    return (f"{s.metric} {s.direction} from {_fmt(s.baseline)} to {_fmt(s.peak)} "
+            f"(robust z {s.z:.0f})")
+
+
+def when_relative(ts: int, anchor: int) -> str:
+    """'2 min before the first anomaly', 'at the first anomaly', '40 s after the first anomaly'."""
+    gap = anchor - ts
+    if abs(gap) < 30:
+        return "at the time of the first anomaly"
+    size = f"{abs(gap)} s" if abs(gap) < 90 else f"{round(abs(gap) / 60)} min"
+    return f"{size} {'before' if gap > 0 else 'after'} the first anomaly"
+
+
+def rank_causes(inp: RcaInput, limit: int = 5) -> RcaResult:
+    """The ranked candidates for the incident whose onset hint is `inp.onset`."""
+    scored = _scores(inp)
+    by_service: dict[str, list[SignalScore]] = defaultdict(list)
+    for s in scored:
+        by_service[s.service].append(s)
+    firsts = [s.first_ts for s in scored if s.first_ts is not None]
+    first_anomaly = min(firsts) if firsts else None
+    anchor = min(inp.onset, first_anomaly) if first_anomaly is not None else inp.onset
+    near = sorted((c for c in inp.changes
+                   if anchor - CHANGE_BEFORE_S <= c.ts <= anchor + CHANGE_AFTER_S),
+                  key=lambda c: -c.ts)
+    changes_by: dict[str, list[ChangeRecord]] = defaultdict(list)
+    for c in near:
+        changes_by[c.service].append(c)
+    if not scored:
+        return RcaResult([], False, inp.onset, None, near,
+                         "no series moved beyond its normal band after the onset", scored)
+
+    onset_of = {svc: min((s.first_ts for s in ss if s.first_ts is not None), default=None)
+                for svc, ss in by_service.items()}
+    sick = set(by_service)
+    graph = inp.graph
+    new_logs = defaultdict(list)
+    for t in inp.logs:
+        if t.count >= 3 and t.count_before == 0 and t.level in ("ERROR", "WARN"):
+            new_logs[t.service].append(t)
+
+    collapsed = {} if graph is not None else {
+        svc: hint for svc in by_service if (hint := _no_graph_hint(svc, by_service))}
+    candidates = []
+    for svc, sigs in by_service.items():
+        top = sigs[0]
+        raw = math.log1p(top.z)
+        reasons = [f"{describe_signal(s)}" for s in sigs[:MAX_SIGNALS_SHOWN]]
+        own_resource = [s for s in sigs if _is_own_resource(s)]
+        if own_resource:
+            raw += RESOURCE_BONUS
+        position = "no call graph given"
+        if graph is not None:
+            first = onset_of[svc]
+            deps = closure(graph, svc) & sick
+
+            def started_first(d: str, first: int | None = first) -> bool:
+                d_first = onset_of[d]
+                return first is None or d_first is None or d_first <= first + ONSET_TOLERANCE_S
+
+            explaining = sorted(
+                d for d in deps if started_first(d)
+                and not (own_resource and all(_is_load_drop(x) for x in by_service[d])))
+            callers = sorted(u for u in sick if u != svc and svc in closure(graph, u))
+            if explaining:
+                raw *= VICTIM_FACTOR
+                position = (f"calls anomalous {', '.join(explaining)}, whose trouble started "
+                            "no later: likely a symptom")
+            else:
+                position = "none of the services it calls is anomalous"
+                if callers:
+                    raw += COVER_BONUS * math.log1p(len(callers))
+                    position += f"; explains anomalous callers {', '.join(callers)}"
+        else:
+            hint = collapsed.get(svc, "")
+            if hint:
+                raw += NO_GRAPH_BONUS
+                position = f"no call graph given; {hint}"
+            elif collapsed and not own_resource and all(
+                    x.kind in ("latency", "errors") for x in sigs):
+                raw *= VICTIM_FACTOR
+                position = (f"no call graph given; only latency/errors moved while "
+                            f"{', '.join(sorted(collapsed))} went down: likely a symptom")
+            if first_anomaly is not None and onset_of[svc] == first_anomaly:
+                raw += EARLY_BONUS
+        cand = Candidate(svc, (own_resource[0] if own_resource else top).metric, 0.0, raw,
+                         sigs[:MAX_SIGNALS_SHOWN], position)
+        for c in changes_by.get(svc, []):
+            cand.changes.append(c)
+        if cand.changes:
+            raw += CHANGE_BONUS
+            c = cand.changes[0]
+            reasons.append(f"{c.description} {when_relative(c.ts, anchor)}")
+        if new_logs.get(svc):
+            raw += LOG_BONUS
+            cand.log_templates = sorted(new_logs[svc], key=lambda t: -t.count)[:3]
+            t = cand.log_templates[0]
+            text = t.template if len(t.template) <= 90 else t.template[:87] + "..."
+            reasons.append(f'new {t.level} log template "{text}" ({t.count} lines, none before)')
+        reasons.append(position)
+        cand.raw, cand.reasons = raw, reasons
+        candidates.append(cand)
+
+    # A change right before the onset is always reported, even on a service that looks fine.
+    floor = min(cand.raw for cand in candidates)
+    for svc, cs in changes_by.items():
+        if svc not in by_service:
+            ch = cs[0]
+            candidates.append(Candidate(
+                svc, None, 0.0, 0.5 * floor, [], "shows no anomaly of its own", [ch], [],
+                [f"{ch.description} {when_relative(ch.ts, anchor)}",
+                 "shows no anomaly of its own"]))
+    candidates.sort(key=lambda cand: (-cand.raw, cand.service))
+    total = sum(max(cand.raw, 0.0) for cand in candidates) or 1.0
+    for cand in candidates:
+        cand.score = max(cand.raw, 0.0) / total
+    top_z = scored[0].z
+    clear = top_z >= Z_CLEAR
+    note = "" if clear else (f"no clear root cause: the strongest change ({scored[0].service} "
+                             f"{scored[0].metric}, robust z {top_z:.0f}) is below {Z_CLEAR:.0f}")
+    return RcaResult(candidates[:limit], clear, inp.onset, first_anomaly, near, note, scored)
