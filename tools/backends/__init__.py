@@ -1,7 +1,11 @@
 """Where telemetry comes from: one small protocol per kind of backend.
 
-The sandbox implements all of them (`tools.backends.sandbox`); real systems (Prometheus, Loki,
-Jaeger/Tempo, Alertmanager) implement the same protocols. Tools only see these protocols.
+The sandbox implements all of them (`tools.backends.sandbox`); real systems implement the same
+protocols: `prometheus` (metrics), `alertmanager` (alerts from Alertmanager and Prometheus),
+`loki` (logs), `jaeger` and `tempo` (traces), `change_store` + `webhook` (deploy and change
+events CI/CD posts), `topology` (a service graph file, merged with what traces and backends
+show). `selection` decides from settings which one serves each seam (docs/backends.md).
+Tools only see these protocols.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class Series:
     values: np.ndarray  # float64, NaN where there was no sample
     query: str  # the exact query that produced it
     link: str | None = None  # where a person can see it (a Prometheus graph page, ...)
+    warnings: list[str] = field(default_factory=list)  # partial data, as the backend said it
 
 
 @dataclass
@@ -41,6 +46,7 @@ class LogQueryResult:
     query: str
     truncated: bool = False  # the backend had more lines than it returned
     link: str | None = None
+    warnings: list[str] = field(default_factory=list)  # partial data, as the backend said it
 
 
 @dataclass

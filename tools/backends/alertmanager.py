@@ -1,4 +1,5 @@
-"""Firing alerts from Alertmanager's API v2 (`GET /api/v2/alerts`), as an `AlertsBackend`.
+"""Firing alerts from Alertmanager's API v2 (`GET /api/v2/alerts`) and Prometheus' own
+`GET /api/v1/alerts`, each an `AlertsBackend`; `CombinedAlerts` reads both as one.
 
 Alertmanager only knows the present: `firing(at)` returns the active, unsilenced, uninhibited
 alerts that had started by `at`. The service an alert is about is read from a configurable label
@@ -12,8 +13,9 @@ from datetime import datetime
 
 import httpx
 
-from tools.backends import FiringAlert
+from tools.backends import AlertsBackend, FiringAlert
 from tools.backends.http import JsonReader
+from tools.base import BackendError
 
 PATH = "/api/v2/alerts"
 PARAMS = {"active": "true", "silenced": "false", "inhibited": "false"}
@@ -64,3 +66,78 @@ class AlertmanagerBackend:
                                       labels.get("severity", "warning"), started, summary,
                                       labels))
         return alerts, query
+
+
+@dataclass
+class PrometheusAlertsBackend:
+    """Firing alerts from Prometheus' own rule evaluation (`GET /api/v1/alerts`): the alerts
+    source when there is no Alertmanager, or a second one beside it. Pending alerts are left out."""
+
+    base_url: str
+    client: httpx.Client
+    service_labels: tuple[str, ...] = ("service", "job", "app")
+    timeout_s: float = 5.0
+    retries: int = 2
+    backoff_s: float = 0.2
+    source: str = "prometheus"
+    _reader: JsonReader = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        self._reader = JsonReader("Prometheus", self.base_url, self.client, self.timeout_s,
+                                  self.retries, self.backoff_s)
+
+    def firing(self, at: int) -> tuple[list[FiringAlert], str]:
+        from tools.backends.prometheus import prometheus_data
+
+        data = prometheus_data(self._reader, "/api/v1/alerts", {})
+        if not isinstance(data, dict) or not isinstance(data.get("alerts"), list):
+            raise self._reader.malformed("data.alerts is not a list")
+        alerts = []
+        for item in data["alerts"]:
+            try:
+                labels = {str(k): str(v) for k, v in item["labels"].items()}
+                annotations = item.get("annotations") or {}
+                state = item["state"]
+                started = _unix(item["activeAt"]) if item.get("activeAt") else at
+            except (KeyError, TypeError, AttributeError, ValueError):
+                raise self._reader.malformed("an alert has no labels or state") from None
+            if state != "firing" or started > at:
+                continue
+            service = next((labels[k] for k in self.service_labels if k in labels), "")
+            summary = str(annotations.get("summary") or annotations.get("description") or "")
+            alerts.append(FiringAlert(labels.get("alertname", "unnamed"), service,
+                                      labels.get("severity", "warning"), started, summary,
+                                      labels))
+        return alerts, f"GET {self.base_url}/api/v1/alerts (state firing)"
+
+
+@dataclass
+class CombinedAlerts:
+    """Several alert sources as one: alerts seen by more than one (same name and service) are
+    listed once. A source that fails is named in the query line while the others still answer;
+    only when every source fails is it an error."""
+
+    backends: list[AlertsBackend]
+    source: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.source = "+".join(b.source for b in self.backends)
+
+    def firing(self, at: int) -> tuple[list[FiringAlert], str]:
+        alerts: dict[tuple[str, str], FiringAlert] = {}
+        queries: list[str] = []
+        errors: list[BackendError] = []
+        for backend in self.backends:
+            try:
+                found, query = backend.firing(at)
+            except BackendError as exc:
+                errors.append(exc)
+                queries.append(f"unavailable: {exc}")
+                continue
+            queries.append(query)
+            for a in found:
+                alerts.setdefault((a.name, a.service), a)
+        if errors and len(errors) == len(self.backends):
+            raise BackendError("; ".join(str(e) for e in errors))
+        return list(alerts.values()), "; ".join(queries)

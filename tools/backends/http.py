@@ -1,6 +1,8 @@
-"""Reading JSON from an HTTP API the way every backend should: a timeout on each call, bounded
-retries with backoff for what may pass (timeouts, refused connections, 5xx), and one clear
-`BackendError` line naming the system and what went wrong."""
+"""Reading JSON from an HTTP API the way every backend should: a timeout on each call (the whole
+body must arrive within it), bounded retries with backoff for what may pass (timeouts, refused
+or dropped connections, 5xx), and one clear `BackendError` line naming the system and what went
+wrong. A 4xx is the server's verdict on the request: returned (JSON) or raised (text), not
+retried."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from typing import Any
 import httpx
 
 from tools.base import BackendError, BackendTimeout
+
+MAX_BODY_BYTES = 64 * 2**20  # more is a query asking for far too much, not an answer
 
 
 @dataclass
@@ -38,22 +42,46 @@ class JsonReader:
             if attempt:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
             try:
-                response = self.client.get(url, params=dict(params or {}),
-                                           timeout=self.timeout_s)
+                status, body = self._fetch(url, params)
             except httpx.TimeoutException:
                 last = BackendTimeout(f"{self.system} at {self.base_url} did not answer within "
                                       f"{self.timeout_s:g} s")
                 continue
             except httpx.TransportError as exc:
-                last = BackendError(f"{self.system} at {self.base_url} is unreachable: {exc}")
+                last = BackendError(f"{self.system} at {self.base_url} is unreachable: "
+                                    f"{exc or type(exc).__name__}")
                 continue
-            if response.status_code >= 500:
-                last = BackendError(f"{self.system} at {self.base_url} answered HTTP "
-                                    f"{response.status_code}")
+            except httpx.RequestError as exc:  # a body that cannot be decoded, a redirect loop
+                last = BackendError(f"{self.system} at {self.base_url} sent a broken reply: "
+                                    f"{exc or type(exc).__name__}")
+                continue
+            if status >= 500:
+                last = BackendError(f"{self.system} at {self.base_url} answered HTTP {status}")
                 continue
             try:
-                return response.status_code, response.json()
+                return status, json.loads(body)
             except (json.JSONDecodeError, UnicodeDecodeError):
+                if status >= 400:  # Loki and Tempo answer errors as plain text
+                    text = " ".join(body.decode("utf-8", "replace").split())[:200]
+                    raise BackendError(f"{self.system} at {self.base_url} rejected the request "
+                                       f"(HTTP {status}): {text or '(empty body)'}") from None
                 raise self.malformed("not JSON") from None
         assert last is not None
         raise last
+
+    def _fetch(self, url: str, params: Mapping[str, Any] | None) -> tuple[int, bytes]:
+        """One GET whose body must arrive whole within the timeout (a server trickling bytes
+        would otherwise reset httpx's per-read timeout forever) and below MAX_BODY_BYTES."""
+        deadline = time.monotonic() + self.timeout_s
+        with self.client.stream("GET", url, params=dict(params or {}),
+                                timeout=self.timeout_s) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise self.malformed(f"more than {MAX_BODY_BYTES // 2**20} MiB")
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("body too slow", request=response.request)
+            return response.status_code, b"".join(chunks)

@@ -1,0 +1,95 @@
+"""The issue's "done when": the same question about the same scenario gives the same findings
+from the sandbox directly and from a real Prometheus backfilled with that scenario's metrics,
+selected from settings like a team would (URL + a PromQL templates file)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.answer import Answer, Question
+from bot.app import build_runtime
+from bot.settings import load_settings
+from tests.servers import free_port, wait_until_ready
+from tools.backends.prometheus import PrometheusBackend
+from tools.backends.sandbox import SandboxBackend
+from tools.catalog import METRICS
+from tools.sandbox.export import export_openmetrics
+from tools.sandbox.simulator import Sandbox, load_sandbox
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("prometheus") is None or shutil.which("promtool") is None,
+    reason="prometheus/promtool not installed (.ci/run installs Debian's prometheus package)")
+
+SCENARIO = "bad-deploy-checkout"
+QUESTIONS = ("what is wrong with checkout?", "p99 latency of checkout over the last hour",
+             "error rate of frontend in the last 30 minutes")
+
+
+@pytest.fixture(scope="module")
+def backfilled(tmp_path_factory) -> Iterator[tuple[str, Sandbox]]:
+    root: Path = tmp_path_factory.mktemp("prom-equivalence")
+    sb = load_sandbox(SCENARIO)
+    om = root / "shop.om"
+    with om.open("w") as fh:
+        export_openmetrics(sb, fh, start=sb.now - 3 * 3600, end=sb.now + 3600)
+    data = root / "data"
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
+                   check=True, capture_output=True, timeout=300)
+    (root / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
+    port = free_port()
+    proc = subprocess.Popen(
+        ["prometheus", f"--config.file={root / 'prometheus.yml'}",
+         f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}",
+         "--storage.tsdb.retention.time=100y"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_until_ready(f"{url}/-/ready", proc):
+            pytest.fail("prometheus did not become ready within 60 s")
+        yield url, sb
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def metric_findings(answer: Answer) -> dict[tuple[str, str | None], float | None]:
+    return {(f.service, f.metric): f.value for f in answer.findings
+            if f.kind in ("metric_anomaly", "metric_value")}
+
+
+def test_same_findings_from_the_sandbox_and_a_backfilled_prometheus(backfilled, runtime_for,
+                                                                      tmp_path):
+    url, sb = backfilled
+    templates = tmp_path / "promql.yaml"
+    templates.write_text("templates:\n" + "".join(
+        f"  {m}: 'opscopilot_sandbox_{m}{{$label=\"$service\"}}'\n" for m in METRICS))
+    settings = load_settings(
+        prometheus={"url": url, "templates_file": templates, "step_s": sb.step,
+                    "alerts": False},
+        sandbox={"scenario": SCENARIO, "fallback": "always"})
+    direct = runtime_for(SCENARIO)
+    router = direct.copilot.router
+    services = list(router.services)
+    try:
+        real = build_runtime(settings, router=router)
+    finally:
+        router.services = services
+    assert real.backends is not None and isinstance(real.backends.metrics, PrometheusBackend)
+    assert isinstance(real.backends.logs, SandboxBackend)  # the sandbox fills the other seams
+    when = direct.default_now()
+    for text in QUESTIONS:
+        a = direct.copilot.answer(Question(text, when))
+        b = real.copilot.answer(Question(text, when))
+        fa, fb = metric_findings(a), metric_findings(b)
+        assert fa and fa.keys() == fb.keys(), text
+        for key, value in fa.items():
+            assert fb[key] == pytest.approx(value, rel=1e-3, abs=1e-3), (text, key)
+        assert [c.service for c in a.root_causes] == [c.service for c in b.root_causes], text
+        prom = [e for e in b.evidence if e.id.startswith("metric:")]  # each metric read
+        assert prom and all(e.source == "prometheus" and "opscopilot_sandbox_" in e.query
+                            and "/graph?" in (e.link or "") for e in prom), text

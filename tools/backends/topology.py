@@ -1,0 +1,127 @@
+"""The service graph outside the sandbox: a team's YAML file, the calls its traces show, and the
+services its metrics and logs backends know, merged into one `TopologySource`.
+
+File format (each service lists the services it calls; a callee not listed is a leaf):
+
+    services:
+      frontend: [checkout, cart]
+      checkout: [payment, cart]
+      payment: [postgres]
+
+Discovery reads backends, which may be down: `DiscoveredTopology` never raises. It logs what it
+could not read, keeps what it could, and re-reads at most every `ttl_s` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tools.backends.tracing import Call
+from tools.base import BackendError
+
+log = logging.getLogger(__name__)
+
+
+class TopologyError(ValueError):
+    """A service graph file that cannot be used; the message names the file and what to fix."""
+
+
+class StaticTopology:
+    """A `TopologySource` over a fixed graph: service -> the services it calls."""
+
+    def __init__(self, calls: dict[str, list[str]]) -> None:
+        self.calls = {s: list(deps) for s, deps in calls.items()}
+        for deps in list(self.calls.values()):
+            for dep in deps:
+                self.calls.setdefault(dep, [])
+
+    def services(self) -> list[str]:
+        return list(self.calls)
+
+    def dependencies(self, service: str) -> list[str]:
+        return list(self.calls.get(service, []))
+
+    def callers(self, service: str) -> list[str]:
+        return [s for s, deps in self.calls.items() if service in deps]
+
+
+def load_topology_file(path: Path) -> StaticTopology:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TopologyError(f"service graph file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise TopologyError(f"service graph file {path} is not valid YAML: {exc}") from None
+    services = raw.get("services") if isinstance(raw, dict) else None
+    if not isinstance(services, dict) or not services:
+        raise TopologyError(f"service graph file {path}: expected 'services:' mapping each "
+                            "service to the list of services it calls")
+    calls: dict[str, list[str]] = {}
+    for name, deps in services.items():
+        deps = [] if deps is None else deps
+        if not isinstance(deps, list) or not all(isinstance(d, str) and d for d in deps):
+            raise TopologyError(f"service graph file {path}: {name} must map to a list of "
+                                "service names (or nothing)")
+        calls[str(name)] = [d for d in deps if d != name]
+    return StaticTopology(calls)
+
+
+@dataclass
+class DiscoveredTopology:
+    """File graph + calls seen in traces + services the other backends know, re-read lazily."""
+
+    base: StaticTopology | None = None
+    calls: Callable[[], Iterable[Call]] | None = None  # e.g. Jaeger's /api/dependencies
+    service_lists: list[Callable[[], list[str]]] = field(default_factory=list)
+    ttl_s: float = 300.0
+    retry_s: float = 30.0  # sooner when the last read missed a backend
+    clock: Callable[[], float] = time.monotonic
+    problems: list[str] = field(default_factory=list)  # what the last refresh could not read
+    _graph: StaticTopology | None = field(default=None, init=False, repr=False)
+    _read_at: float = field(default=0.0, init=False, repr=False)
+
+    def graph(self) -> StaticTopology:
+        now = self.clock()
+        stale_after = self.retry_s if self.problems else self.ttl_s
+        if self._graph is None or now - self._read_at > stale_after:
+            self._graph, self._read_at = self._read(), now
+        return self._graph
+
+    def services(self) -> list[str]:
+        return self.graph().services()
+
+    def dependencies(self, service: str) -> list[str]:
+        return self.graph().dependencies(service)
+
+    def callers(self, service: str) -> list[str]:
+        return self.graph().callers(service)
+
+    def _read(self) -> StaticTopology:
+        merged: dict[str, list[str]] = {}
+        problems: list[str] = []
+        if self.base is not None:
+            merged = {s: self.base.dependencies(s) for s in self.base.services()}
+        if self.calls is not None:
+            try:
+                for call in self.calls():
+                    deps = merged.setdefault(call.parent, [])
+                    if call.child not in deps and call.child != call.parent:
+                        deps.append(call.child)
+            except BackendError as exc:
+                problems.append(str(exc))
+        for list_services in self.service_lists:
+            try:
+                for name in list_services():
+                    merged.setdefault(name, [])
+            except BackendError as exc:
+                problems.append(str(exc))
+        for problem in problems:
+            log.warning("service graph: %s", problem)
+        self.problems = problems
+        return StaticTopology(merged)
