@@ -1,0 +1,248 @@
+"""`opscopilot serve` (the Slack app) and the terminal side of what Slack offers:
+`opscopilot incident ...`, `opscopilot summary`, `opscopilot oncall`. Mounted by `mount(app)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bot.cli_common import UsageError, err, out, user_errors
+
+if TYPE_CHECKING:
+    from bot.incidents import IncidentStore
+    from bot.settings import Settings
+
+incident_app = typer.Typer(no_args_is_help=True, help="Declare, update and resolve incidents.")
+
+
+def _settings() -> Settings:
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def _store() -> IncidentStore:
+    from bot.incidents import IncidentStore
+
+    return IncidentStore(_settings())
+
+
+class _Errors:
+    """`user_errors()` plus the errors of incidents, on-call and summaries."""
+
+    def __enter__(self) -> None:
+        self._inner = user_errors()
+        self._inner.__enter__()
+
+    def __exit__(self, kind, exc, tb) -> bool:  # noqa: ANN001
+        from bot.incidents import IncidentError
+        from bot.oncall import OnCallError
+        from bot.summary import WeekError
+        from tools.runbooks.errors import RunbookError  # e.g. a bad policy file at `serve`
+
+        if isinstance(exc, IncidentError | OnCallError | WeekError | RunbookError):
+            return bool(self._inner.__exit__(UsageError, UsageError(str(exc)), tb))
+        return bool(self._inner.__exit__(kind, exc, tb))
+
+
+def serve(
+    mode: Annotated[str | None, typer.Option(help="socket or http (default: settings)")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP mode port (default: settings)")] = None,
+    scenario: Annotated[str | None, typer.Option("--scenario", "-s",
+                                                 help="sandbox scenario")] = None,
+) -> None:
+    """Run the Slack app (Socket Mode by default; HTTP mode for several replicas)."""
+    with _Errors():
+        settings = _settings()
+        if mode is not None:
+            if mode not in ("socket", "http"):
+                raise UsageError(f"--mode {mode!r}: choose socket or http")
+            settings.slack.mode = mode  # type: ignore[assignment]
+        if port is not None:
+            settings.slack.port = port
+        from bot.slack.app import build_app, build_bot, make_client, require_tokens
+
+        require_tokens(settings)
+        from bot.app import build_runtime
+
+        err.print("[dim]Loading the copilot...[/dim]")
+        runtime = build_runtime(settings, scenario)
+        runtime.warm()
+        s = settings.slack
+        assert s.bot_token is not None
+        client = make_client(s.bot_token.get_secret_value(), s.api_url)
+        bot = build_bot(settings, runtime)
+        secret = s.signing_secret.get_secret_value() if s.signing_secret else None
+        from slack_bolt.error import BoltError
+
+        try:
+            app = build_app(bot, client, signing_secret=secret if s.mode == "http" else None)
+        except BoltError as exc:  # auth.test refused the token, or Slack was unreachable
+            raise UsageError(f"Slack did not accept OPSCOPILOT_SLACK__BOT_TOKEN: {exc}") from None
+    if s.summary_channel:
+        from bot.slack.scheduler import SummaryScheduler
+
+        SummaryScheduler(bot, client, s.summary_channel, s.summary_at).start()
+    from bot.slack.server import run_http, run_socket_mode
+
+    if s.mode == "http":
+        err.print(f"Slack app in HTTP mode on port {s.port} (/slack/events)")
+        run_http(app, s.port)
+    else:
+        assert s.app_token is not None
+        err.print("Slack app in Socket Mode")
+        run_socket_mode(app, s.app_token.get_secret_value())
+
+
+@incident_app.command("declare")
+def incident_declare(
+    title: Annotated[list[str], typer.Argument(help="title words, optionally ending in sev1-4")],
+    by: Annotated[str, typer.Option(help="who declares it")] = "cli",
+) -> None:
+    """Declare an incident (the Slack channel is opened by `/ops incident declare`)."""
+    from bot.incidents import parse_declare
+
+    with _Errors():
+        words, sev = parse_declare(title)
+        inc = _store().declare(words, sev, declared_by=by)
+    out.print(f"{inc.id} ({inc.severity}) declared: {inc.title}")
+
+
+@incident_app.command("list")
+def incident_list(all_: Annotated[bool, typer.Option("--all", help="resolved too")] = False
+                  ) -> None:
+    """Open incidents (or all of them)."""
+    with _Errors():
+        incidents = _store().list()
+    for inc in incidents:
+        if all_ or inc.status != "resolved":
+            out.print(f"{inc.id} {inc.severity} {inc.status}: {inc.title}")
+
+
+@incident_app.command("status")
+def incident_status(
+    incident_id: Annotated[str, typer.Argument(help="e.g. INC-20261129-01")],
+    update: Annotated[list[str] | None, typer.Argument(help="a status update to record")] = None,
+    by: Annotated[str, typer.Option(help="who writes it")] = "cli",
+) -> None:
+    """Show an incident, or record a status update."""
+    from tools.formatting import fmt_duration
+
+    with _Errors():
+        store = _store()
+        if update:
+            store.add_update(incident_id, by, " ".join(update))
+        inc = store.get(incident_id)
+    out.print(f"{inc.id} {inc.severity} {inc.status}: {inc.title}")
+    if inc.time_to_acknowledge is not None:
+        out.print(f"acknowledged after {fmt_duration(inc.time_to_acknowledge)}")
+    if inc.time_to_resolve is not None:
+        out.print(f"resolved after {fmt_duration(inc.time_to_resolve)}")
+
+
+@incident_app.command("ack")
+def incident_ack(incident_id: str, by: Annotated[str, typer.Option()] = "cli") -> None:
+    """Acknowledge an incident."""
+    with _Errors():
+        inc, changed = _store().acknowledge(incident_id, by)
+    out.print(f"{inc.id} {'acknowledged' if changed else 'was already ' + inc.status}")
+
+
+@incident_app.command("action")
+def incident_action(incident_id: str, text: list[str],
+                    owner: Annotated[str, typer.Option()] = "") -> None:
+    """Add an action item."""
+    with _Errors():
+        item = _store().add_action_item(incident_id, " ".join(text), owner)
+    out.print(f"action item #{item.id} on {item.incident_id}: {item.text}")
+
+
+@incident_app.command("timeline")
+def incident_timeline(incident_id: str) -> None:
+    """The incident's timeline."""
+    with _Errors():
+        entries = _store().timeline(incident_id)
+    for e in entries:
+        out.print(f"{e.at:%Y-%m-%d %H:%M} UTC {e.kind}{' by ' + e.actor if e.actor else ''}: "
+                  f"{e.text}")
+
+
+@incident_app.command("resolve")
+def incident_resolve(
+    incident_id: str,
+    resolution: Annotated[list[str] | None, typer.Argument(help="what fixed it")] = None,
+    root_cause: Annotated[str, typer.Option(help="the root cause, if known")] = "",
+    by: Annotated[str, typer.Option()] = "cli",
+    kb: Annotated[bool, typer.Option(help="store the postmortem draft in the KB")] = True,
+) -> None:
+    """Resolve: durations, and the postmortem draft into the knowledge base."""
+    from bot.incidents import postmortem_document
+    from tools.formatting import fmt_duration
+
+    with _Errors():
+        settings = _settings()
+        from bot.incidents import IncidentStore
+
+        store = IncidentStore(settings)
+        inc = store.resolve(incident_id, by, " ".join(resolution or []), root_cause)
+        doc = postmortem_document(inc, store.timeline(inc.id), store.action_items(inc.id))
+        if kb:
+            from knowledge.ingest import ingest_documents
+            from knowledge.kb import KnowledgeBase
+
+            ingest_documents(KnowledgeBase.from_settings(settings).store, [doc])
+    out.print(f"{inc.id} resolved after {fmt_duration(inc.time_to_resolve or 0)} "
+              f"(acknowledged after {fmt_duration(inc.time_to_acknowledge or 0)})")
+    out.print(f"postmortem draft {doc.id}{' stored in the knowledge base' if kb else ''}:")
+    sys.stdout.write(doc.body)
+
+
+def summary(
+    week: Annotated[str | None, typer.Option(help="YYYY-Www (default: last week)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md, html or slack (Block Kit JSON)")]
+    = "md",
+) -> None:
+    """The weekly incident summary."""
+    import json
+
+    from bot.summary import build_summary, chart_png, to_html, to_markdown
+
+    with _Errors():
+        if fmt not in ("md", "html", "slack"):
+            raise UsageError(f"--format {fmt!r}: choose md, html or slack")
+        s = build_summary(_store(), week)
+    if fmt == "md":
+        sys.stdout.write(to_markdown(s))
+    elif fmt == "html":
+        sys.stdout.write(to_html(s, chart_png(s)))
+    else:
+        from bot.slack.cards import summary_blocks
+
+        sys.stdout.write(json.dumps({"blocks": summary_blocks(s)}, indent=2) + "\n")
+
+
+def oncall() -> None:
+    """Who is on call now (schedule file, PagerDuty or Opsgenie, per settings)."""
+    from datetime import UTC, datetime
+
+    from bot.oncall import describe, oncall_source
+
+    with _Errors():
+        source = oncall_source(_settings())
+        lines = describe(source.on_call(datetime.now(UTC)))
+    for line in lines or ["nobody is on call"]:
+        out.print(line)
+
+
+def mount(app: typer.Typer) -> None:
+    """Add serve, incident, summary and oncall to the `opscopilot` command."""
+    app.command()(serve)
+    app.add_typer(incident_app, name="incident")
+    app.command()(summary)
+    app.command()(oncall)

@@ -1,0 +1,191 @@
+"""The `/ops` slash command. The ack answers at once (usage help for unknown sub-commands, a
+"working on it" note otherwise); a lazy listener does the work and replies through the
+command's `response_url` (answers and incident news in the channel, the rest to the caller).
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.answer import Question
+from bot.entities import QuestionError
+from bot.incidents import IncidentError, parse_declare
+from bot.oncall import OnCallError, describe
+from bot.slack import incident_flow
+from bot.slack.blocks import answer_blocks, escape, fallback_text, redact_blocks, sections
+from bot.slack.cards import incident_card, summary_blocks, timeline_blocks, usage_blocks
+from bot.slack.context import SlackBot
+from bot.summary import WeekError, build_summary, chart_png
+
+log = logging.getLogger(__name__)
+
+SUBCOMMANDS = {"ask", "incident", "runbook", "oncall", "summary", "help"}
+INCIDENT_VERBS = {"declare", "status", "timeline", "resolve", "ack", "action", "list"}
+RUNBOOK_VERBS = {"list", "plan", "run"}
+APOLOGY = "Sorry, that failed on my side; the error is logged. Please try again."
+
+
+def usage_problem(text: str) -> str | None:
+    """None when the command can be attempted, else what is wrong with it (for usage help)."""
+    words = text.split()
+    if not words or words[0] == "help":
+        return ""
+    if words[0] not in SUBCOMMANDS:
+        return f"unknown sub-command `{words[0]}`"
+    if words[0] == "ask" and len(words) < 2:
+        return "`/ops ask` needs a question"
+    if words[0] == "incident" and (len(words) < 2 or words[1] not in INCIDENT_VERBS):
+        return "`/ops incident` needs one of: " + ", ".join(sorted(INCIDENT_VERBS))
+    if words[0] == "incident" and words[1] == "declare" and len(words) < 3:
+        return "`/ops incident declare` needs a title, e.g. `checkout returns 500s sev2`"
+    if words[0] == "runbook" and (len(words) < 2 or words[1] not in RUNBOOK_VERBS):
+        return "`/ops runbook` needs one of: list, plan <name>, run <name>"
+    return None
+
+
+def register(app: App, bot: SlackBot) -> None:
+    def ack_ops(ack: Ack, command: dict[str, Any]) -> None:
+        problem = usage_problem(command.get("text", ""))
+        if problem is not None:
+            ack(blocks=usage_blocks(problem), text="/ops usage")
+        else:
+            ack(text=f":hourglass_flowing_sand: `/ops {escape(command['text'][:200])}` …")
+
+    def run_ops(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        text = command.get("text", "")
+        if usage_problem(text) is not None:
+            return  # the ack showed the usage help
+        words = text.split()
+        handler = HANDLERS[words[0]]
+        try:
+            handler(bot, client, command, respond, words[1:])
+        except (IncidentError, OnCallError, WeekError, QuestionError) as exc:
+            respond(text=f":warning: {escape(str(exc))}", response_type="ephemeral")
+        except Exception:
+            log.exception("/ops %s failed", words[0])
+            respond(text=APOLOGY, response_type="ephemeral")
+
+    app.command("/ops")(ack=ack_ops, lazy=[run_ops])
+
+
+def _reply(respond: Respond, blocks: list[dict[str, Any]], text: str,
+           public: bool = False) -> None:
+    respond(blocks=redact_blocks(blocks[:50]), text=fallback_text(text),
+            response_type="in_channel" if public else "ephemeral", replace_original=False)
+
+
+def ask(bot: SlackBot, client: WebClient, command: dict[str, Any], respond: Respond,
+        args: list[str]) -> None:
+    question = Question(" ".join(args), bot.now(), user=command["user_id"],
+                        channel=command["channel_id"])
+    started = time.perf_counter()
+    with bot.answer_slots:
+        answer = bot.copilot.answer(question)
+    answer_id = bot.records.answer(question, answer, (time.perf_counter() - started) * 1000)
+    _reply(respond, answer_blocks(answer, answer_id), answer.summary, public=True)
+    bot.records.audit(command["user_id"], "slack.ask", answer_id,
+                      {"channel": command["channel_id"], "intent": answer.intent})
+
+
+def incident(bot: SlackBot, client: WebClient, command: dict[str, Any], respond: Respond,
+             args: list[str]) -> None:
+    verb, rest = args[0], args[1:]
+    user, channel = command["user_id"], command["channel_id"]
+    if verb == "declare":
+        title, sev = parse_declare(rest)
+        inc = incident_flow.declare(bot, client, title, sev, user)
+        _reply(respond, sections(f":rotating_light: *{inc.id}* ({inc.severity}) declared: "
+                                 f"{escape(inc.title)} → <#{inc.channel_id}>"), inc.title, True)
+        return
+    if verb == "list":
+        open_ = [i for i in bot.incidents.list() if i.status != "resolved"]
+        lines = [f"• *{i.id}* {i.severity} {i.status}: {escape(i.title)}"
+                 + (f" <#{i.channel_id}>" if i.channel_id else "") for i in open_]
+        _reply(respond, sections("*Open incidents*\n" + ("\n".join(lines) or "none")), "incidents")
+        return
+    if rest and rest[0].upper().startswith("INC-"):
+        inc, rest = bot.incidents.get(rest[0]), rest[1:]
+    else:
+        found = bot.incidents.by_channel(channel)
+        if found is None:
+            raise IncidentError("this channel has no incident: run it in the incident's channel "
+                                "or name it, e.g. `/ops incident status INC-20261129-01`")
+        inc = found
+    note = " ".join(rest)
+    if verb == "status" and note:
+        bot.incidents.add_update(inc.id, user, note)
+        bot.records.audit(user, "incident.status", inc.id, {"update": note})
+        incident_flow.refresh_card(bot, client, inc)
+        _reply(respond, sections(f"*{inc.id}* update by <@{user}>: {escape(note)}"), note, True)
+    elif verb == "status":
+        entries, problem = incident_flow.on_call_now(bot)
+        _reply(respond, incident_card(inc, [e.person.name for e in entries], problem), inc.title)
+    elif verb == "ack":
+        inc, changed = bot.incidents.acknowledge(inc.id, user)
+        if changed:
+            bot.records.audit(user, "incident.ack", inc.id)
+            incident_flow.refresh_card(bot, client, inc)
+        _reply(respond, sections(f"*{inc.id}* acknowledged" + ("" if changed else " already")),
+               "ack", changed)
+    elif verb == "action":
+        item = bot.incidents.add_action_item(inc.id, note, owner=user)
+        bot.records.audit(user, "incident.action", inc.id, {"text": item.text})
+        _reply(respond, sections(f"*{inc.id}* action item #{item.id}: {escape(item.text)}"),
+               item.text, True)
+    elif verb == "timeline":
+        _reply(respond, timeline_blocks(inc, bot.incidents.timeline(inc.id)), "timeline")
+    elif verb == "resolve":
+        inc, stored = incident_flow.resolve(bot, client, inc, user, note)
+        from tools.formatting import fmt_duration
+
+        tta = fmt_duration(inc.time_to_acknowledge or 0)
+        ttr = fmt_duration(inc.time_to_resolve or 0)
+        _reply(respond, sections(f":white_check_mark: *{inc.id}* resolved by <@{user}> after "
+                                 f"{ttr} (acknowledged after {tta}); {stored}."), inc.title, True)
+
+
+def oncall(bot: SlackBot, client: WebClient, command: dict[str, Any], respond: Respond,
+           args: list[str]) -> None:
+    entries = bot.oncall.on_call(bot.clock() if bot.clock else incident_flow._utcnow())
+    lines = [f"• {escape(line)}" for line in describe(entries)] or ["• nobody is on call"]
+    _reply(respond, sections(f"*On call now* ({bot.oncall.name})\n" + "\n".join(lines)),
+           "on call")
+
+
+def summary(bot: SlackBot, client: WebClient, command: dict[str, Any], respond: Respond,
+            args: list[str]) -> None:
+    today = (bot.clock() if bot.clock else incident_flow._utcnow()).date()
+    s = build_summary(bot.incidents, args[0] if args else None, today)
+    _reply(respond, summary_blocks(s), f"Incident summary {s.week}", public=True)
+    post_chart(client, command["channel_id"], f"incidents-{s.week}.png", chart_png(s),
+               f"Incidents per day, {s.week}")
+
+
+def post_chart(client: WebClient, channel: str, filename: str, png: bytes, title: str) -> bool:
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        client.files_upload_v2(channel=channel, content=png, filename=filename, title=title)
+        return True
+    except SlackApiError as exc:  # the bot is not in that channel
+        log.warning("chart upload to %s failed: %s", channel, exc.response.get("error"))
+        return False
+
+
+def runbook(bot: SlackBot, client: WebClient, command: dict[str, Any], respond: Respond,
+            args: list[str]) -> None:
+    from bot.slack.approvals import runbook_command
+
+    runbook_command(bot, client, command, respond, args[0], shlex.split(" ".join(args[1:])))
+
+
+Handler = Callable[[SlackBot, WebClient, dict[str, Any], Respond, list[str]], None]
+HANDLERS: dict[str, Handler] = {"ask": ask, "incident": incident, "oncall": oncall,
+                                "summary": summary, "runbook": runbook}

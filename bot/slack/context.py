@@ -1,0 +1,50 @@
+"""What every Slack listener works with, built once at start-up: the copilot, the clock, the
+state stores, the record keepers. Listeners receive it explicitly; tests build it with fakes of
+the seams (a Web API stand-in, a fixed clock, an on-call source) instead of patching.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.answer import Answer, Question
+from bot.copilot import Conversation
+from bot.settings import Settings
+from bot.slack.dedupe import Claims
+from bot.slack.records import Records
+from bot.slack.threads import ThreadStore
+
+if TYPE_CHECKING:
+    from bot.incidents import IncidentStore
+    from bot.oncall import OnCallSource
+    from knowledge.kb import KnowledgeBase
+    from tools.backends import MetricsBackend
+
+
+class Answerer(Protocol):
+    """The transport-neutral core as the adapter sees it (bot.copilot.Copilot)."""
+
+    def answer(self, question: Question, conversation: Conversation | None = None) -> Answer: ...
+
+
+@dataclass
+class SlackBot:
+    settings: Settings
+    copilot: Answerer
+    now: Callable[[], datetime]  # "now" for questions (the sandbox's now, else the clock)
+    claims: Claims
+    threads: ThreadStore
+    records: Records
+    incidents: IncidentStore
+    oncall: OnCallSource
+    metrics: MetricsBackend | None = None
+    kb: KnowledgeBase | None = None
+    runbooks: Any = None  # the runbook engine (tools/runbooks) when present
+    # CPU-bound answers at once; placeholders and acks never wait for these
+    answer_slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(1))
+    clock: Callable[[], datetime] | None = None  # wall clock for incidents; default: utcnow

@@ -1,0 +1,134 @@
+"""Questions asked in Slack: `@opscopilot ...` mentions, replies in threads the bot answers in,
+and direct messages. Each is acked at once; a lazy listener posts a placeholder in the thread,
+answers through the core, then replaces the placeholder with the Block Kit answer and uploads
+charts of the anomalous series.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.answer import Answer, Question
+from bot.copilot import Conversation
+from bot.entities import QuestionError
+from bot.slack.blocks import (
+    answer_blocks,
+    fallback_text,
+    redact_blocks,
+    split_blocks,
+    strip_mentions,
+)
+from bot.slack.charts import series_png
+from bot.slack.context import SlackBot
+from tools.redact import redact
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = ":mag: Looking into it…"
+APOLOGY = ("Sorry, something went wrong while I was answering this. The error is logged; "
+           "please try again, or ask in a different way.")
+MAX_CHARTS = 2
+
+
+def _ack(ack: Ack) -> None:
+    ack()
+
+
+def register(app: App, bot: SlackBot) -> None:
+    def on_mention(event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
+        thread_ts = event.get("thread_ts") or event["ts"]
+        answer_in_thread(bot, client, event["channel"], event.get("user", ""),
+                         strip_mentions(event.get("text", "")), thread_ts)
+
+    def on_message(event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
+        if event.get("subtype") or event.get("bot_id"):
+            return  # edits, joins, other bots (and our own posts)
+        text = event.get("text", "")
+        bot_user = context.get("bot_user_id") or ""
+        channel = event["channel"]
+        if event.get("channel_type") == "im":
+            thread_ts = event.get("thread_ts") or event["ts"]
+        else:
+            thread_ts = event.get("thread_ts", "")
+            if not thread_ts or (bot_user and f"<@{bot_user}>" in text):
+                return  # not in a thread, or a mention (answered by on_mention)
+            if bot.threads.get(channel, thread_ts) is None:
+                return  # a thread the bot is not part of
+        answer_in_thread(bot, client, channel, event.get("user", ""), strip_mentions(text),
+                         thread_ts)
+
+    app.event("app_mention")(ack=_ack, lazy=[on_mention])
+    app.event("message")(ack=_ack, lazy=[on_message])
+
+
+def answer_in_thread(bot: SlackBot, client: WebClient, channel: str, user: str, text: str,
+                     thread_ts: str) -> None:
+    """Placeholder, answer, full answer in place of the placeholder, charts; an apology on error."""
+    placeholder = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=PLACEHOLDER)
+    ts = placeholder["ts"]
+    try:
+        if not text:
+            text = "help"
+        incident = bot.incidents.by_channel(channel)
+        question = Question(text, bot.now(), user=user, channel=channel, thread=thread_ts,
+                            incident=incident.id if incident else None)
+        conversation = bot.threads.get(channel, thread_ts) or Conversation()
+        started = time.perf_counter()
+        with bot.answer_slots:
+            answer = bot.copilot.answer(question, conversation)
+        latency_ms = (time.perf_counter() - started) * 1000
+        bot.threads.save(channel, thread_ts, conversation)
+        answer_id = bot.records.answer(question, answer, latency_ms)
+        post_answer(client, channel, thread_ts, ts, answer, answer_id)
+        bot.records.audit(user, "slack.answer", answer_id,
+                          {"channel": channel, "thread": thread_ts, "intent": answer.intent})
+        upload_charts(bot, client, channel, thread_ts, answer)
+    except QuestionError as exc:
+        bot.threads.save(channel, thread_ts, bot.threads.get(channel, thread_ts) or Conversation())
+        client.chat_update(channel=channel, ts=ts, text=redact(str(exc)))
+    except Exception:
+        log.exception("answering in %s/%s failed", channel, thread_ts)
+        client.chat_update(channel=channel, ts=ts, text=APOLOGY)
+
+
+def post_answer(client: WebClient, channel: str, thread_ts: str, placeholder_ts: str,
+                answer: Answer, answer_id: str) -> None:
+    """The answer in place of the placeholder; what does not fit follows in the thread."""
+    messages = split_blocks(redact_blocks(answer_blocks(answer, answer_id, thread_ts)))
+    text = fallback_text(answer.summary)
+    client.chat_update(channel=channel, ts=placeholder_ts, text=text, blocks=messages[0])
+    for more in messages[1:]:
+        client.chat_postMessage(channel=channel, thread_ts=thread_ts, text="(continued)",
+                                blocks=more)
+
+
+def upload_charts(bot: SlackBot, client: WebClient, channel: str, thread_ts: str,
+                  answer: Answer) -> int:
+    """PNG charts of the answer's anomalous series into the thread; how many were posted."""
+    if bot.metrics is None:
+        return 0
+    posted = 0
+    for spec in answer.charts[:MAX_CHARTS]:
+        series = bot.metrics.range_query(spec.service, spec.metric, spec.start, spec.end)
+        if len(series.timestamps) < 2:
+            continue
+        onset = next((f.since for f in answer.findings
+                      if f.service == spec.service and f.metric == spec.metric), None)
+        unit = next((f.unit for f in answer.findings
+                     if f.service == spec.service and f.metric == spec.metric), "")
+        png = series_png(series.timestamps.tolist(), series.values.tolist(), spec.title,
+                         unit, onset)
+        try:
+            client.files_upload_v2(channel=channel, thread_ts=thread_ts, content=png,
+                                   filename=f"{spec.service}-{spec.metric}.png",
+                                   title=redact(spec.title))
+            posted += 1
+        except SlackApiError as exc:  # e.g. not_in_channel for a slash command's channel
+            log.warning("chart upload to %s failed: %s", channel, exc.response.get("error"))
+    return posted
