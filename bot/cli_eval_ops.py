@@ -1,0 +1,183 @@
+"""`opscopilot eval drift|replay|shadow|promote|rollback`: the production side of the eval
+harness (answer-log drift, replay into cases, shadow runs and the champion configuration).
+Registered on `bot.cli_eval.eval_app` by `register`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli_common import UsageError, err, out, user_errors
+from bot.cli_eval import JsonOpt, SetOpt, TagOpt, _config, _run, _settings
+
+
+def drift_cmd(
+    recent_days: Annotated[float, typer.Option("--recent-days", min=0.01)] = 7.0,
+    baseline_days: Annotated[float, typer.Option("--baseline-days", min=0.01)] = 28.0,
+    no_embeddings: Annotated[bool, typer.Option("--no-embeddings",
+                                                help="skip the question-embedding test")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare recent logged answers with the window before: exit 1 when something drifted."""
+    from bot.answer_log import AnswerLog
+    from evals.harness.drift import drift_alert, monitor, report_text
+
+    with user_errors():
+        settings = _settings()
+        embed = None
+        if not no_embeddings:
+            from knowledge.embeddings import shared_embedder
+
+            embed = shared_embedder().embed
+        report = monitor(AnswerLog.from_settings(settings), datetime.now(UTC).timestamp(),
+                         embed, recent_days, baseline_days)
+    alert = drift_alert(report)
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict() | {"alert": alert}, indent=1) + "\n")
+    else:
+        out.print(report_text(report))
+        if alert:
+            out.print(alert["text"])
+    if alert:
+        raise typer.Exit(1)
+
+
+def replay_cmd(
+    days: Annotated[float, typer.Option("--days", min=0.01, help="how far back")] = 7.0,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="case folder")] = None,
+) -> None:
+    """Turn recent logged questions (redacted) into draft case folders to review."""
+    from bot.answer_log import AnswerLog
+    from evals.harness.cases import CASES_DIR
+    from evals.harness.replay import replay
+
+    with user_errors():
+        settings = _settings()
+        now = datetime.now(UTC).timestamp()
+        entries = AnswerLog.from_settings(settings).entries(now - days * 86400)
+        folder = output or CASES_DIR
+        if not folder.is_dir():
+            raise UsageError(f"--output {folder}: no such folder")
+        written = replay(entries, settings.sandbox.scenario, folder, limit)
+    for path in written:
+        out.print(str(path))
+    err.print(f"{len(written)} draft cases from {len(entries)} logged answers; review them and "
+              "remove `draft: true` to include them")
+
+
+def shadow_cmd(
+    name: Annotated[str, typer.Option(help="a name for the candidate configuration")],
+    set_: SetOpt = None,
+    tag: TagOpt = None,
+    from_log_days: Annotated[float | None, typer.Option(
+        "--from-log-days", min=0.01,
+        help="instead of the cases: re-ask the questions logged in the last N days")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a candidate configuration beside the champion on the same questions and compare:
+    the eval cases (scored and gated), or recent live questions from the answer log."""
+    from evals.harness.gate import check_gate
+    from evals.harness.runs import RunStore, compare_runs, run_results
+    from evals.harness.shadow import ConfigRegistry, shadow_results
+
+    with user_errors():
+        settings = _settings()
+        registry = ConfigRegistry.from_settings(settings)
+        candidate = _config(name, set_)
+        champion = registry.champion()
+        if from_log_days is not None:
+            _shadow_live(settings, champion, candidate, from_log_days, as_json)
+            registry.register(candidate)
+            registry.set_alias("challenger", candidate.name)
+            return
+        store = RunStore.from_settings(settings)
+        runs = [_run(settings, c, tag or [], [], True) for c in (champion, candidate)]
+        for run in runs:
+            store.save(run)
+        registry.register(candidate)
+        registry.set_alias("challenger", candidate.name)
+    cur, cand = runs
+    agreement = shadow_results(run_results(cur), run_results(cand))
+    verdict = check_gate(run_results(cand), cur | {"tolerance": {}})
+    if as_json:
+        sys.stdout.write(json.dumps({"champion_run": cur["id"], "candidate_run": cand["id"],
+                                     "agreement": agreement.to_dict(),
+                                     "gate_vs_champion": verdict.to_dict()}, indent=1) + "\n")
+        return
+    rates = agreement.rates()
+    out.print(f"champion {champion.name} run {cur['id']} · candidate {name} run {cand['id']}")
+    out.print("agreement: " + ", ".join(f"{k} {v:.2f}" for k, v in rates.items()
+                                         if v is not None and k != "questions"))
+    for row in compare_runs(cur, cand).rows[:14]:
+        if row[2] is not None and row[3] is not None:
+            out.print(f"  {row[1]:<18} {row[2]:.3f} -> {row[3]:.3f}")
+    out.print(verdict.text().replace("baseline", "champion"))
+    out.print(f"promote with: opscopilot eval promote {name}" if verdict.ok
+              else "the candidate is worse than the champion: do not promote")
+
+
+def _shadow_live(settings: Any, champion: Any, candidate: Any, days: float,
+                 as_json: bool) -> None:
+    from bot.answer_log import AnswerLog
+    from evals.harness.config import Harness
+    from evals.harness.shadow import shadow_logged
+
+    since = datetime.now(UTC).timestamp() - days * 86400
+    entries = AnswerLog.from_settings(settings).entries(since)
+    if not entries:
+        raise UsageError(f"no answers logged in the last {days:g} days to shadow")
+    report = shadow_logged(entries, Harness(settings, champion), Harness(settings, candidate),
+                           settings.sandbox.scenario)
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=1) + "\n")
+        return
+    rates = report.rates()
+    out.print(f"{len(entries)} logged questions re-asked under {champion.name} and "
+              f"{candidate.name}: " + ", ".join(f"{k} {v:.2f}" for k, v in rates.items()
+                                               if v is not None and k != "questions"))
+    for d in report.disagreements()[:10]:
+        out.print(f"  {d.question!r}: {d.current_intent} -> {d.candidate_intent}, tools "
+                  f"overlap {d.tool_jaccard:.2f}")
+
+
+def promote_cmd(name: Annotated[str, typer.Argument(help="a registered configuration")],
+                reason: Annotated[str, typer.Option(help="why")] = "",
+                actor: Annotated[str, typer.Option(help="who")] = "cli") -> None:
+    """Make a configuration the champion; recorded in the registry's history."""
+    from evals.harness.shadow import ConfigRegistry
+
+    with user_errors():
+        registry = ConfigRegistry.from_settings(_settings())
+        try:
+            event = registry.promote(name, actor, reason)
+        except LookupError as exc:
+            raise UsageError(str(exc)) from None
+    out.print(f"champion: {event['from']} -> {event['to']} (recorded at {event['at']})")
+
+
+def rollback_cmd(reason: Annotated[str, typer.Option(help="why")] = "",
+                 actor: Annotated[str, typer.Option(help="who")] = "cli") -> None:
+    """Put the champion back to what it was before the last promotion."""
+    from evals.harness.shadow import ConfigRegistry
+
+    with user_errors():
+        registry = ConfigRegistry.from_settings(_settings())
+        try:
+            event = registry.rollback(actor, reason)
+        except LookupError as exc:
+            raise UsageError(str(exc)) from None
+    out.print(f"champion: {event['from']} -> {event['to']} (recorded at {event['at']})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("drift")(drift_cmd)
+    app.command("replay")(replay_cmd)
+    app.command("shadow")(shadow_cmd)
+    app.command("promote")(promote_cmd)
+    app.command("rollback")(rollback_cmd)
