@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test gate lint bench clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,10 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
+# The answer-quality regression gate: the eval cases against evals/baseline.json.
+gate: setup
+	$(PY) -m evals.gate
+
 lint: setup
 	$(VENV)/bin/ruff check bot tools knowledge evals tests
 	$(VENV)/bin/mypy bot tools knowledge evals
@@ -34,6 +38,15 @@ bench: setup
 	$(PY) -m evals.findings_accuracy
 	$(PY) -m evals.retrieval_eval
 	$(PY) -m evals.bench_kb
+	$(PY) -m evals.bench_anomaly
+	$(PY) -m evals.bench_logtemplates
+	$(PY) -m evals.bench_correlation
+	$(PY) -m evals.bench_rca
+	$(PY) -m evals.bench_runbooks
+	$(PY) -m evals.bench_llm
+	$(PY) -m evals.bench_slack_load
+	$(VENV)/bin/opscopilot eval run -q
+	$(VENV)/bin/opscopilot eval table
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,5 +1,7 @@
 """Build the copilot from settings: backends, the tool registry, the router. The one place that
-decides which implementation serves which seam."""
+decides which implementation serves which seam (tools/backends/selection.py has the rules: a
+scenario asks for the sandbox; otherwise configured real backends, the sandbox filling the rest
+only in sandbox mode, and "not configured" answers for what is left)."""
 
 from __future__ import annotations
 
@@ -7,13 +9,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+
 from bot.copilot import Copilot
 from bot.router import Router
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from knowledge.kb import KnowledgeBase
 from tools.backends.sandbox import SandboxBackend
+from tools.backends.selection import Backends, configured_seams, select_backends, uses_sandbox
 from tools.base import ToolRegistry
 from tools.events import FiringAlerts, RecentChanges
+from tools.incident import IncidentContext
 from tools.knowledge import SearchIncidents, SuggestRunbooks
 from tools.logs import SearchLogs
 from tools.metrics import DetectMetricAnomalies, QueryMetrics
@@ -28,6 +34,7 @@ class Runtime:
     copilot: Copilot
     sandbox: Sandbox | None
     kb: KnowledgeBase | None = None
+    backends: Backends | None = None
 
     def warm(self) -> None:
         """Pay the start-up costs now (router training, model load, knowledge-base index), so a
@@ -44,36 +51,61 @@ class Runtime:
         return datetime.now(UTC)
 
 
-def build_registry(backend: SandboxBackend, kb: KnowledgeBase | None = None) -> ToolRegistry:
+def build_registry(backend: Backends, kb: KnowledgeBase | None = None) -> ToolRegistry:
+    """`backend` holds one backend per seam (and answers every protocol itself, delegating)."""
     registry = ToolRegistry()
-    registry.register(QueryMetrics(backend))
-    registry.register(DetectMetricAnomalies(backend))
-    registry.register(SearchLogs(backend, backend.services()))
-    registry.register(RecentChanges(backend))
-    registry.register(FiringAlerts(backend))
-    registry.register(SearchTraces(backend))
+    registry.register(QueryMetrics(backend.metrics))
+    registry.register(DetectMetricAnomalies(backend.metrics))
+    registry.register(SearchLogs(backend.logs, backend.services()))
+    registry.register(RecentChanges(backend.changes_source))
+    registry.register(FiringAlerts(backend.alerts))
+    registry.register(SearchTraces(backend.traces))
+    registry.register(IncidentContext(backend.metrics, backend, backend.logs,
+                                      backend.changes_source, backend.alerts))
     if kb is not None:
         registry.register(SearchIncidents(kb))
         registry.register(SuggestRunbooks(kb))
     return registry
 
 
+def build_backends(settings: Settings, scenario: str | Path | None = None,
+                   transport: httpx.BaseTransport | None = None) -> tuple[Backends, Sandbox | None]:
+    """A scenario given: the sandbox serves every seam. Else what the settings configure."""
+    sandbox = None
+    if scenario is not None or uses_sandbox(settings):
+        sandbox = load_sandbox(scenario or settings.sandbox.scenario)
+        if scenario is not None or not configured_seams(settings):
+            return Backends.from_sandbox(SandboxBackend(sandbox)), sandbox
+    try:
+        backends = select_backends(settings, SandboxBackend(sandbox) if sandbox else None,
+                                   transport)
+    except ValueError as exc:  # an unusable PromQL templates or service graph file
+        raise SettingsError(str(exc)) from None
+    return backends, sandbox
+
+
 def build_runtime(settings: Settings, scenario: str | Path | None = None,
-                  router: Router | None = None) -> Runtime:
-    """The sandbox scenario (argument, else settings) behind every tool.
+                  router: Router | None = None,
+                  transport: httpx.BaseTransport | None = None) -> Runtime:
+    """The copilot over the backends `build_backends` chooses.
 
     Pass `router` to share one trained router between runtimes (tests, evals): training it is
-    the only slow part of a start.
+    the only slow part of a start. `transport` is the HTTP seam for tests.
     """
-    sandbox = load_sandbox(scenario or settings.sandbox.scenario)
-    backend = SandboxBackend(sandbox)
+    backends, sandbox = build_backends(settings, scenario, transport)
+    services = backends.services()
     if router is None:
         from knowledge.embeddings import shared_embedder
 
-        router = Router(shared_embedder(), backend.services(),
+        router = Router(shared_embedder(), services,
                         cache_dir=settings.resolved_cache_dir() / "router")
     else:
-        router.services = backend.services()
+        router.services = services
     kb = KnowledgeBase.from_settings(settings)  # opens nothing until the first search
-    copilot = Copilot(router, build_registry(backend, kb), backend, settings)
-    return Runtime(copilot, sandbox, kb)
+    copilot = Copilot(router, build_registry(backends, kb), backends.topology, settings)
+    runtime = Runtime(copilot, sandbox, kb, backends)
+    if settings.mode == "llm":  # LLM mode wraps the same tools (bot/llm, docs/llm.md)
+        from bot.llm.copilot import apply_mode
+
+        apply_mode(runtime, settings)
+    return runtime

@@ -19,9 +19,14 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from bot.cli_anomaly import mount_anomaly_cli
 from bot.cli_common import UsageError, err, out, user_errors
+from bot.cli_eval import eval_app
+from bot.cli_events import events_app
 from bot.cli_kb import kb_app
+from bot.cli_rca import rca
 from bot.cli_runbook import mount as mount_runbook_cli
+from bot.cli_slack import mount as mount_slack_cli
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -32,10 +37,17 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 sandbox_app = typer.Typer(no_args_is_help=True, help="The simulated shop the copilot can work on.")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(kb_app, name="kb")
+mount_anomaly_cli(app)  # `anomaly ...`, `logs ...`, `model ...`
 mount_runbook_cli(app)  # `runbook ...` and `audit ...`
+mount_slack_cli(app)  # `serve`, `incident ...`, `summary`, `oncall`
+app.command("rca")(rca)
+app.add_typer(eval_app, name="eval")
+app.add_typer(events_app, name="events")
 
 ScenarioOpt = Annotated[str | None, typer.Option(
     "--scenario", "-s", help="sandbox scenario name or YAML file (default: settings)")]
+ModeOpt = Annotated[str | None, typer.Option(
+    "--mode", help="deterministic or llm (default: OPSCOPILOT_MODE; llm needs OPSCOPILOT_LLM__*)")]
 AtOpt = Annotated[str | None, typer.Option(
     "--at", help="when the question is asked: HH:MM (scenario day), ISO time or unix seconds; "
                  "default: the scenario's now, a few minutes into its incident")]
@@ -68,10 +80,16 @@ def parse_at(value: str | None, default: datetime) -> datetime:
             "seconds") from None
 
 
-def _runtime(settings: Settings, scenario: str | None) -> Runtime:
+def _runtime(settings: Settings, scenario: str | None, mode: str | None = None) -> Runtime:
     from bot.app import build_runtime
 
-    return build_runtime(settings, scenario)
+    runtime = build_runtime(settings, scenario)
+    if mode or settings.mode == "llm":  # LLM mode: bot/llm, docs/llm.md
+        from bot.llm.copilot import apply_mode
+        from bot.llm.progress import terminal_progress
+
+        apply_mode(runtime, settings, mode, progress=terminal_progress(err))
+    return runtime
 
 
 def _check_at(runtime: Runtime, at: datetime) -> None:
@@ -89,9 +107,11 @@ def ask(
     scenario: ScenarioOpt = None,
     at: AtOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    mode: ModeOpt = None,
 ) -> None:
     """Answer one question and exit."""
     from bot.answer import Question
+    from bot.answer_log import log_answer
     from bot.entities import EmptyQuestion
 
     with user_errors():
@@ -99,10 +119,12 @@ def ask(
             raise EmptyQuestion("the question is empty: ask something, e.g. "
                                 "'what is wrong with checkout?'")
         settings = _settings()
-        runtime = _runtime(settings, scenario)
+        runtime = _runtime(settings, scenario, mode)
         when = parse_at(at, runtime.default_now())
         _check_at(runtime, when)
-        answer = runtime.copilot.answer(Question(question, when))
+        asked = Question(question, when)
+        answer = runtime.copilot.answer(asked)
+        log_answer(settings, asked, answer, source="cli", context=scenario)
     if as_json:
         sys.stdout.write(json.dumps(answer.to_json(), indent=2) + "\n")
     else:
@@ -112,19 +134,20 @@ def ask(
 
 
 @app.command()
-def chat(scenario: ScenarioOpt = None, at: AtOpt = None) -> None:
+def chat(scenario: ScenarioOpt = None, at: AtOpt = None, mode: ModeOpt = None) -> None:
     """An interactive session: the model stays loaded, follow-ups keep the thread's context.
 
     Lines starting with / are commands: /at TIME, /json, /quit.
     """
     from bot.answer import Question
+    from bot.answer_log import log_answer
     from bot.copilot import Conversation
     from bot.entities import QuestionError
     from bot.render import render_answer
 
     with user_errors():
         settings = _settings()
-        runtime = _runtime(settings, scenario)
+        runtime = _runtime(settings, scenario, mode)
         when = parse_at(at, runtime.default_now())
         _check_at(runtime, when)
         runtime.warm()
@@ -156,10 +179,12 @@ def chat(scenario: ScenarioOpt = None, at: AtOpt = None) -> None:
                 err.print(f"[red]error:[/red] {exc}")
             continue
         try:
-            answer = runtime.copilot.answer(Question(line, when, thread="chat"), conversation)
+            asked = Question(line, when, thread="chat")
+            answer = runtime.copilot.answer(asked, conversation)
         except QuestionError as exc:
             err.print(f"[red]error:[/red] {exc}")
             continue
+        log_answer(settings, asked, answer, source="cli-chat", context=scenario)
         if as_json:
             out.print_json(json.dumps(answer.to_json()))
         else:

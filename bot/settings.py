@@ -24,18 +24,62 @@ class SettingsError(ValueError):
 class SandboxSettings(BaseModel):
     scenario: str = Field("bad-deploy-checkout",
                           description="scenario name or YAML path used when no backend is set")
+    fallback: Literal["auto", "always", "never"] = Field(
+        "auto", description="auto: the sandbox serves every seam while no real backend is set; "
+                            "always: it serves each seam no real backend is set for; never")
 
 
 class PrometheusSettings(BaseModel):
     url: AnyHttpUrl | None = Field(None, description="base URL of a Prometheus HTTP API")
     timeout_s: float = Field(5.0, gt=0, le=120)
     bearer_token: SecretStr | None = None
+    retries: int = Field(2, ge=0, le=5, description="retries of a failed read, with backoff")
+    service_label: str = Field("service", min_length=1, description="label naming the service")
+    rate_window: str = Field("2m", pattern=r"^\d+[smhd]$", description="rate() window")
+    step_s: int = Field(15, ge=1, le=3600, description="range query resolution")
+    templates_file: Path | None = Field(
+        None, description="YAML mapping of metric names to PromQL (docs/backends.md)")
+    discover_metrics: bool = Field(
+        True, description="offer a metric for a service only when its series exist")
+    alerts: bool = Field(True, description="read firing alerts from /api/v1/alerts too")
+
+
+class AlertmanagerSettings(BaseModel):
+    url: AnyHttpUrl | None = Field(None, description="base URL of Alertmanager (API v2)")
+    timeout_s: float = Field(5.0, gt=0, le=120)
+    bearer_token: SecretStr | None = None
+    retries: int = Field(2, ge=0, le=5)
 
 
 class LokiSettings(BaseModel):
     url: AnyHttpUrl | None = None
     timeout_s: float = Field(5.0, gt=0, le=120)
     bearer_token: SecretStr | None = None
+    retries: int = Field(2, ge=0, le=5)
+    service_label: str = Field("service", min_length=1, description="stream label of the service")
+    level_label: str = Field("level", min_length=1, description="stream label of the level")
+
+
+class TracesSettings(BaseModel):
+    url: AnyHttpUrl | None = Field(None, description="base URL of Jaeger query or Tempo")
+    kind: Literal["jaeger", "tempo"] = "jaeger"
+    timeout_s: float = Field(5.0, gt=0, le=120)
+    bearer_token: SecretStr | None = None
+    retries: int = Field(2, ge=0, le=5)
+
+
+class TopologySettings(BaseModel):
+    file: Path | None = Field(None, description="YAML service graph: service -> services it calls")
+    from_traces: bool = Field(True, description="add the calls the traces backend has seen")
+
+
+class EventsSettings(BaseModel):
+    enabled: bool = Field(False, description="the changes tool reads events posted to the "
+                                             "receiver (`opscopilot events serve`)")
+    host: str = Field("127.0.0.1", description="address the receiver listens on")
+    port: int = Field(8089, ge=1, le=65535)
+    secret: SecretStr | None = Field(
+        None, description="shared secret: X-Opscopilot-Signature sha256=HMAC(body) or Bearer")
 
 
 class SlackSettings(BaseModel):
@@ -44,6 +88,24 @@ class SlackSettings(BaseModel):
     signing_secret: SecretStr | None = Field(None, description="request signing secret (HTTP mode)")
     mode: Literal["socket", "http"] = "socket"
     port: int = Field(3000, ge=1, le=65535)
+    # the Slack app's own settings (bot/slack, docs/slack.md)
+    summary_channel: str = Field("", description="channel ID for the weekly incident summary")
+    summary_at: str = Field("mon 09:00", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) \d\d:\d\d$",
+                            description="when the weekly summary is posted (UTC)")
+    incident_admins: list[str] = Field(default_factory=list,
+                                       description="user IDs invited to every incident (JSON)")
+    api_url: str = Field("https://slack.com/api/", description="Web API base URL")
+
+
+class OnCallSettings(BaseModel):
+    provider: Literal["file", "pagerduty", "opsgenie"] = "file"
+    schedule_file: Path | None = Field(None, description="YAML; default data_dir/oncall.yaml")
+    schedules: list[str] = Field(default_factory=list,
+                                 description="PagerDuty schedule ids / Opsgenie names (JSON list)")
+    pagerduty_token: SecretStr | None = None
+    pagerduty_url: str = "https://api.pagerduty.com"
+    opsgenie_api_key: SecretStr | None = None
+    opsgenie_url: str = "https://api.opsgenie.com"
 
 
 class LLMSettings(BaseModel):
@@ -51,7 +113,20 @@ class LLMSettings(BaseModel):
     model: str = ""
     base_url: AnyHttpUrl | None = None
     api_key: SecretStr | None = None
-    timeout_s: float = Field(30.0, gt=0, le=600)
+    timeout_s: float = Field(30.0, gt=0, le=600, description="one model call")
+    # LLM mode (bot/llm, docs/llm.md): bounds, accounting and guardrails
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int = Field(1024, ge=16, le=32768, description="per model reply")
+    max_steps: int = Field(6, ge=1, le=30, description="model calls per answer")
+    answer_timeout_s: float = Field(90.0, gt=0, le=1800, description="whole answer")
+    tool_timeout_s: float = Field(15.0, gt=0, le=600, description="one tool call")
+    max_context_tokens: int = Field(32000, ge=1000, description="estimated prompt size limit")
+    max_malformed: int = Field(2, ge=1, le=10, description="bad tool-call rounds before fallback")
+    redact: bool = Field(True, description="redact secrets and personal data sent to the model")
+    redact_patterns: list[str] = Field(default_factory=list,
+                                       description="extra regexes to redact (JSON list)")
+    price_input_per_mtok: float = Field(0.0, ge=0, description="USD per 1M prompt tokens")
+    price_output_per_mtok: float = Field(0.0, ge=0, description="USD per 1M completion tokens")
 
 
 class KBSettings(BaseModel):
@@ -95,8 +170,13 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     sandbox: SandboxSettings = SandboxSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
+    alertmanager: AlertmanagerSettings = AlertmanagerSettings()
     loki: LokiSettings = LokiSettings()
+    traces: TracesSettings = TracesSettings()
+    topology: TopologySettings = TopologySettings()
+    events: EventsSettings = EventsSettings()
     slack: SlackSettings = SlackSettings()
+    oncall: OnCallSettings = OnCallSettings()
     llm: LLMSettings = LLMSettings()
     router: RouterSettings = RouterSettings()
     kb: KBSettings = KBSettings()

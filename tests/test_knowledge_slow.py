@@ -59,7 +59,9 @@ def test_tools_with_the_model(minilm_store: KnowledgeStore) -> None:
     assert incidents.status is ToolStatus.OK
     assert incidents.data["incidents"][0]["id"] == "INC-1023"
     runbooks = registry.run("suggest_runbooks", {"query": "how do I roll back a bad release"})
-    assert runbooks.data["runbooks"][0]["id"] == "runbook-roll-back-a-deploy"
+    first = runbooks.data["runbooks"][0]  # the procedure, in its prose or executable form
+    assert (first["prose"], first["executable"]) == ("runbook-roll-back-a-deploy",
+                                                     "roll-back-deploy")
 
 
 def test_a_fresh_process_restores_the_embedding_function(minilm_store: KnowledgeStore) -> None:
@@ -105,8 +107,9 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
 
 def test_against_a_chroma_server(chroma_server: str) -> None:
     store = KnowledgeStore.open(url=chroma_server, embedder=HashingEmbedder())
-    first = ingest_documents(store, demo_documents(end=END))
-    assert len(first.added) == 52
+    docs = demo_documents(end=END)
+    first = ingest_documents(store, docs)
+    assert len(first.added) == len(docs) > 50
     again = ingest_documents(store, demo_documents(end=END))
     assert again.written == 0
     hits = HybridSearcher(store).search("MISCONF Redis is configured to save RDB snapshots", 3,
