@@ -8,6 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
+# Fixtures shared by several test modules: the Slack Web API stand-in and harness.
+pytest_plugins = ("tests.slack_support",)
+
 _TMP = tempfile.mkdtemp(prefix="opscopilot-tests-")
 os.environ["OPSCOPILOT_CACHE_DIR"] = os.path.join(_TMP, "cache")
 os.environ["OPSCOPILOT_DATA_DIR"] = os.path.join(_TMP, "data")

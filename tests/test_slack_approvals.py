@@ -10,8 +10,6 @@ import pytest
 
 from tests.slack_support import SlackHarness, block_text, fresh_settings
 
-pytest_plugins = ("tests.slack_support",)  # fake_slack
-
 POLICY = """version: 1
 groups:
   sre: [U0BOB, U0CAROL]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from tests.slack_support import SlackHarness, block_text
 
-pytest_plugins = ("tests.slack_support",)  # fake_slack, harness, make_harness
-
 
 def _ack_text(resp) -> str:
     import json

@@ -11,8 +11,6 @@ from bot.slack.conversations import APOLOGY, PLACEHOLDER
 from tests.slack_support import SlackHarness, block_text
 from tools.base import Evidence, Finding
 
-pytest_plugins = ("tests.slack_support",)  # fake_slack, harness, make_harness
-
 
 def _answered(h: SlackHarness, n: int = 1) -> list[dict]:
     return h.fake.wait_for(lambda: len(h.updates()) >= n and h.updates())

@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 from bot.slack.scheduler import SummaryScheduler, scheduled_moment
 from tests.slack_support import SlackHarness, block_text
 
-pytest_plugins = ("tests.slack_support",)  # fake_slack, harness
-
 
 def test_scheduled_moment_is_this_weeks_day_and_time():
     wed = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

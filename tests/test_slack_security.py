@@ -11,8 +11,6 @@ from bot.slack.server import SlackHTTPServer
 from bot.slack.testing import signed_headers
 from tests.slack_support import SECRET, SlackHarness
 
-pytest_plugins = ("tests.slack_support",)  # fake_slack, harness, make_harness
-
 
 def _post(url: str, body: str, headers: dict[str, str]) -> int:
     req = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
