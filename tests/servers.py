@@ -5,8 +5,15 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from tools.sandbox.simulator import Sandbox
 
 
 def free_port() -> int:
@@ -79,3 +86,36 @@ class PostgresServer:
         if pg_ctl:
             subprocess.run([*self._as, pg_ctl, "-D", self.data, "-m", "immediate", "stop"],
                            capture_output=True, timeout=60)
+
+
+@contextmanager
+def backfilled_prometheus(root: Path, scenario: str, hours_before: int = 3,
+                          hours_after: int = 1) -> Iterator[tuple[str, Sandbox]]:
+    """A real Prometheus (Debian's package) serving a sandbox scenario's metrics, backfilled
+    with `promtool tsdb create-blocks-from openmetrics`; yields (URL, the sandbox)."""
+    from tools.sandbox.export import export_openmetrics
+    from tools.sandbox.simulator import load_sandbox
+
+    sb = load_sandbox(scenario)
+    om = root / "shop.om"
+    with om.open("w") as fh:
+        export_openmetrics(sb, fh, start=sb.now - hours_before * 3600,
+                           end=sb.now + hours_after * 3600)
+    data = root / "data"
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
+                   check=True, capture_output=True, timeout=300)
+    config = root / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1h\n")
+    port = free_port()
+    proc = subprocess.Popen(
+        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
+         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_until_ready(f"{url}/-/ready", proc):
+            raise RuntimeError("prometheus did not become ready within 60 s")
+        yield url, sb
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -5,21 +5,18 @@ selected from settings like a team would (URL + a PromQL templates file)."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from bot.answer import Answer, Question
 from bot.app import build_runtime
 from bot.settings import load_settings
-from tests.servers import free_port, wait_until_ready
+from tests.servers import backfilled_prometheus
 from tools.backends.prometheus import PrometheusBackend
 from tools.backends.sandbox import SandboxBackend
 from tools.catalog import METRICS
-from tools.sandbox.export import export_openmetrics
-from tools.sandbox.simulator import Sandbox, load_sandbox
+from tools.sandbox.simulator import Sandbox
 
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None or shutil.which("promtool") is None,
@@ -32,29 +29,8 @@ QUESTIONS = ("what is wrong with checkout?", "p99 latency of checkout over the l
 
 @pytest.fixture(scope="module")
 def backfilled(tmp_path_factory) -> Iterator[tuple[str, Sandbox]]:
-    root: Path = tmp_path_factory.mktemp("prom-equivalence")
-    sb = load_sandbox(SCENARIO)
-    om = root / "shop.om"
-    with om.open("w") as fh:
-        export_openmetrics(sb, fh, start=sb.now - 3 * 3600, end=sb.now + 3600)
-    data = root / "data"
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-                   check=True, capture_output=True, timeout=300)
-    (root / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        ["prometheus", f"--config.file={root / 'prometheus.yml'}",
-         f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}",
-         "--storage.tsdb.retention.time=100y"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_until_ready(f"{url}/-/ready", proc):
-            pytest.fail("prometheus did not become ready within 60 s")
-        yield url, sb
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with backfilled_prometheus(tmp_path_factory.mktemp("prom-equivalence"), SCENARIO) as served:
+        yield served
 
 
 def metric_findings(answer: Answer) -> dict[tuple[str, str | None], float | None]:

@@ -4,21 +4,18 @@ through PrometheusBackend: the export, the backfill and the backend agree on eve
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
-from tests.servers import free_port, wait_until_ready
+from tests.servers import backfilled_prometheus
 from tools.backends.prometheus import PrometheusBackend
 from tools.base import ToolRegistry, ToolStatus
 from tools.catalog import METRICS
 from tools.metrics import DetectMetricAnomalies
-from tools.sandbox.export import export_openmetrics
-from tools.sandbox.simulator import Sandbox, load_sandbox
+from tools.sandbox.simulator import Sandbox
 
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None or shutil.which("promtool") is None,
@@ -31,30 +28,8 @@ TEMPLATES = {m: 'opscopilot_sandbox_' + m + '{{{label}="{service}"}}' for m in M
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory) -> Iterator[tuple[str, Sandbox]]:
-    root: Path = tmp_path_factory.mktemp("prometheus")
-    sb = load_sandbox(SCENARIO)
-    start, end = sb.now - 3 * 3600, sb.now + 3600
-    om = root / "shop.om"
-    with om.open("w") as fh:
-        export_openmetrics(sb, fh, start=start, end=end)
-    data = root / "data"
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-                   check=True, capture_output=True, timeout=300)
-    config = root / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1h\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_until_ready(f"{url}/-/ready", proc):
-            pytest.fail("prometheus did not become ready within 60 s")
-        yield url, sb
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with backfilled_prometheus(tmp_path_factory.mktemp("prometheus"), SCENARIO) as served:
+        yield served
 
 
 def make_backend(url: str) -> PrometheusBackend:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import httpx
+from typing import ClassVar
 
 from tools.backends import AlertsBackend, FiringAlert
-from tools.backends.http import JsonReader
+from tools.backends.http import HttpBackend
 from tools.base import BackendError
 
 PATH = "/api/v2/alerts"
@@ -26,20 +25,10 @@ def _unix(iso: str) -> int:
 
 
 @dataclass
-class AlertmanagerBackend:
-    base_url: str
-    client: httpx.Client
+class AlertmanagerBackend(HttpBackend):
+    SYSTEM: ClassVar[str] = "Alertmanager"
     service_labels: tuple[str, ...] = ("service", "job", "app")
-    timeout_s: float = 5.0
-    retries: int = 2
-    backoff_s: float = 0.2
     source: str = "alertmanager"
-    _reader: JsonReader = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.base_url = self.base_url.rstrip("/")
-        self._reader = JsonReader("Alertmanager", self.base_url, self.client, self.timeout_s,
-                                  self.retries, self.backoff_s)
 
     def firing(self, at: int) -> tuple[list[FiringAlert], str]:
         status, body = self._reader.get(PATH, PARAMS)
@@ -69,23 +58,13 @@ class AlertmanagerBackend:
 
 
 @dataclass
-class PrometheusAlertsBackend:
+class PrometheusAlertsBackend(HttpBackend):
     """Firing alerts from Prometheus' own rule evaluation (`GET /api/v1/alerts`): the alerts
     source when there is no Alertmanager, or a second one beside it. Pending alerts are left out."""
 
-    base_url: str
-    client: httpx.Client
+    SYSTEM: ClassVar[str] = "Prometheus"
     service_labels: tuple[str, ...] = ("service", "job", "app")
-    timeout_s: float = 5.0
-    retries: int = 2
-    backoff_s: float = 0.2
     source: str = "prometheus"
-    _reader: JsonReader = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.base_url = self.base_url.rstrip("/")
-        self._reader = JsonReader("Prometheus", self.base_url, self.client, self.timeout_s,
-                                  self.retries, self.backoff_s)
 
     def firing(self, at: int) -> tuple[list[FiringAlert], str]:
         from tools.backends.prometheus import prometheus_data

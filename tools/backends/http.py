@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import httpx
 
@@ -85,3 +85,22 @@ class JsonReader:
                 if time.monotonic() > deadline:
                     raise httpx.ReadTimeout("body too slow", request=response.request)
             return response.status_code, b"".join(chunks)
+
+
+@dataclass
+class HttpBackend:
+    """What every HTTP backend holds: where its API is, the client, and the read policy; `_reader`
+    (a JsonReader named after the system) does the reading. Subclasses set `SYSTEM`."""
+
+    SYSTEM: ClassVar[str] = "HTTP API"
+    base_url: str
+    client: httpx.Client
+    timeout_s: float = 5.0
+    retries: int = 2
+    backoff_s: float = 0.2
+    _reader: JsonReader = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        self._reader = JsonReader(self.SYSTEM, self.base_url, self.client, self.timeout_s,
+                                  self.retries, self.backoff_s)

@@ -9,13 +9,11 @@ service (at most `MAX_SERVICES`) and merges the traces. A span is failed when it
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from tools.backends import Span, Trace
-from tools.backends.http import JsonReader
+from tools.backends.http import HttpBackend
 from tools.backends.tracing import Call, assemble, failed_status
 from tools.base import BackendError
 
@@ -35,19 +33,9 @@ def span_failed(tags: Mapping[str, Any]) -> bool:
 
 
 @dataclass
-class JaegerBackend:
-    base_url: str
-    client: httpx.Client
-    timeout_s: float = 5.0
-    retries: int = 2
-    backoff_s: float = 0.2
+class JaegerBackend(HttpBackend):
+    SYSTEM: ClassVar[str] = "Jaeger"
     source: str = "jaeger"
-    _reader: JsonReader = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.base_url = self.base_url.rstrip("/")
-        self._reader = JsonReader("Jaeger", self.base_url, self.client, self.timeout_s,
-                                  self.retries, self.backoff_s)
 
     def services(self) -> list[str]:
         data = self._get("/api/services", {})

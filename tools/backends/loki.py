@@ -14,12 +14,10 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import Any, ClassVar
 
 from tools.backends import LogLine, LogQueryResult
-from tools.backends.http import JsonReader
+from tools.backends.http import HttpBackend
 from tools.base import BackendError
 
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
@@ -61,22 +59,12 @@ def at_least(level: str) -> list[str]:
 
 
 @dataclass
-class LokiBackend:
-    base_url: str
-    client: httpx.Client
+class LokiBackend(HttpBackend):
+    SYSTEM: ClassVar[str] = "Loki"
     service_label: str = "service"
     level_label: str = "level"
-    timeout_s: float = 5.0
-    retries: int = 2
-    backoff_s: float = 0.2
     source: str = "loki"
-    _reader: JsonReader = field(init=False, repr=False)
     _labels: tuple[float, list[str]] | None = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.base_url = self.base_url.rstrip("/")
-        self._reader = JsonReader("Loki", self.base_url, self.client, self.timeout_s,
-                                  self.retries, self.backoff_s)
 
     # -- discovery
     def labels(self) -> list[str]:

@@ -122,7 +122,8 @@ def select_backends(settings: Settings, sandbox: SandboxBackend | None = None,
     loki = None
     if lk.url:
         loki = LokiBackend(str(lk.url), http_client(lk.timeout_s, lk.bearer_token, transport),
-                           lk.service_label, lk.level_label, lk.timeout_s, lk.retries)
+                           timeout_s=lk.timeout_s, retries=lk.retries,
+                           service_label=lk.service_label, level_label=lk.level_label)
         logs = loki
     else:
         logs = fallback("logs")
@@ -131,7 +132,7 @@ def select_backends(settings: Settings, sandbox: SandboxBackend | None = None,
     tracer: JaegerBackend | TempoBackend | None = None
     if tr.url:
         client = http_client(tr.timeout_s, tr.bearer_token, transport)
-        tracer = (JaegerBackend(str(tr.url), client, tr.timeout_s, tr.retries)
+        tracer = (JaegerBackend(str(tr.url), client, timeout_s=tr.timeout_s, retries=tr.retries)
                   if tr.kind == "jaeger" else
                   TempoBackend(str(tr.url), client, timeout_s=tr.timeout_s, retries=tr.retries))
         traces = tracer

@@ -10,13 +10,11 @@ A span is failed when its status is ERROR or it records an HTTP status of 500 or
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from tools.backends import Span, Trace
-from tools.backends.http import JsonReader
+from tools.backends.http import HttpBackend
 from tools.backends.tracing import Call, assemble, calls_in, failed_status
 from tools.base import BackendError
 
@@ -43,20 +41,10 @@ def span_failed(span: Mapping[str, Any], attrs: Mapping[str, Any]) -> bool:
 
 
 @dataclass
-class TempoBackend:
-    base_url: str
-    client: httpx.Client
+class TempoBackend(HttpBackend):
+    SYSTEM: ClassVar[str] = "Tempo"
     service_attribute: str = "service.name"
-    timeout_s: float = 5.0
-    retries: int = 2
-    backoff_s: float = 0.2
     source: str = "tempo"
-    _reader: JsonReader = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.base_url = self.base_url.rstrip("/")
-        self._reader = JsonReader("Tempo", self.base_url, self.client, self.timeout_s,
-                                  self.retries, self.backoff_s)
 
     def search(self, service: str | None, start: int, end: int, limit: int) -> list[str]:
         """Trace ids of traces through `service` (any service when None) in the window."""
