@@ -19,14 +19,9 @@ import statistics
 import time
 from typing import Any
 
-QUESTIONS = (
-    "what is wrong with checkout?",
-    "is anything broken right now?",
-    "p99 latency of frontend over the last hour",
-    "show me error logs of payment in the last 30 minutes",
-    "what changed in the last 3 hours?",
-    "which alerts are firing?",
-)
+from evals.bench_latency import QUESTIONS as LATENCY_QUESTIONS
+
+QUESTIONS = LATENCY_QUESTIONS[:6]  # the same questions as the deterministic latency bench
 
 
 def _has_tool_results(body: dict[str, Any]) -> bool:
