@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+import pytest
 
 if TYPE_CHECKING:
     from tools.sandbox.simulator import Sandbox
@@ -119,3 +120,15 @@ def backfilled_prometheus(root: Path, scenario: str, hours_before: int = 3,
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def needs(*programs: str, package: str) -> pytest.MarkDecorator:
+    """Skip when a server program is missing on a developer's machine, with the package to
+    install; in CI (`CI` set, where .ci/run installs it) run anyway, so a missing install fails."""
+    import os
+    import shutil
+
+    missing = [p for p in programs if shutil.which(p) is None and postgres_bin(p) is None]
+    return pytest.mark.skipif(bool(missing) and not os.environ.get("CI"),
+                              reason=f"{', '.join(missing)} not installed: apt-get install "
+                                     f"{package} (.ci/run does)")

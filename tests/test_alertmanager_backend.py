@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.servers import free_port, wait_until_ready
+from tests.servers import free_port, needs, wait_until_ready
 from tools.backends.alertmanager import AlertmanagerBackend
 from tools.base import BackendError, ToolRegistry, ToolStatus
 from tools.events import FiringAlerts
@@ -64,8 +63,7 @@ def test_the_tool_reports_them_and_a_broken_body_is_one_line():
         bad.firing(NOW)
 
 
-@pytest.mark.skipif(shutil.which("prometheus-alertmanager") is None,
-                    reason="prometheus-alertmanager not installed (.ci/run installs it)")
+@needs("prometheus-alertmanager", package="prometheus-alertmanager")
 def test_a_real_alertmanager(tmp_path):
     config = tmp_path / "am.yml"
     config.write_text("route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n")

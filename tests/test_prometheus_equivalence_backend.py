@@ -4,7 +4,6 @@ selected from settings like a team would (URL + a PromQL templates file)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -12,15 +11,13 @@ import pytest
 from bot.answer import Answer, Question
 from bot.app import build_runtime
 from bot.settings import load_settings
-from tests.servers import backfilled_prometheus
+from tests.servers import backfilled_prometheus, needs
 from tools.backends.prometheus import PrometheusBackend
 from tools.backends.sandbox import SandboxBackend
 from tools.catalog import METRICS
 from tools.sandbox.simulator import Sandbox
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("prometheus") is None or shutil.which("promtool") is None,
-    reason="prometheus/promtool not installed (.ci/run installs Debian's prometheus package)")
+pytestmark = needs("prometheus", "promtool", package="prometheus")
 
 SCENARIO = "bad-deploy-checkout"
 QUESTIONS = ("what is wrong with checkout?", "p99 latency of checkout over the last hour",

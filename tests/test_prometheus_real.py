@@ -3,23 +3,20 @@ through PrometheusBackend: the export, the backfill and the backend agree on eve
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import httpx
 import numpy as np
 import pytest
 
-from tests.servers import backfilled_prometheus
+from tests.servers import backfilled_prometheus, needs
 from tools.backends.prometheus import PrometheusBackend
 from tools.base import ToolRegistry, ToolStatus
 from tools.catalog import METRICS
 from tools.metrics import DetectMetricAnomalies
 from tools.sandbox.simulator import Sandbox
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("prometheus") is None or shutil.which("promtool") is None,
-    reason="prometheus/promtool not installed (.ci/run installs Debian's prometheus package)")
+pytestmark = needs("prometheus", "promtool", package="prometheus")
 
 SCENARIO = "bad-deploy-checkout"
 # The export names every metric opscopilot_sandbox_<metric> with a service label.

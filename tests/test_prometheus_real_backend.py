@@ -4,7 +4,6 @@ team's templates file and `/api/v1/alerts` are read from the real API, not repla
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,16 +11,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.servers import free_port, wait_until_ready
+from tests.servers import free_port, needs, wait_until_ready
 from tools.backends.alertmanager import PrometheusAlertsBackend
 from tools.backends.prometheus import PrometheusBackend, load_templates
 from tools.base import ToolRegistry, ToolStatus
 from tools.catalog import METRICS
 from tools.metrics import QueryMetrics
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("prometheus") is None,
-    reason="prometheus not installed (.ci/run installs Debian's prometheus package)")
+pytestmark = needs("prometheus", package="prometheus")
 
 RULES = """groups:
   - name: shop

@@ -13,14 +13,13 @@ from sqlalchemy import update
 from bot.audit import AuditLog, AuditRow
 from bot.state import state_engine
 from tests.runbook_support import POLICY, FakeClock, library
-from tests.servers import PostgresServer, postgres_bin
+from tests.servers import PostgresServer, needs
 from tools.runbooks.policy import Policy, PolicyModel
 from tools.runbooks.sandbox_target import SandboxWorld, sandbox_target
 from tools.runbooks.service import RunbookService
 from tools.sandbox.simulator import load_sandbox
 
-pytestmark = pytest.mark.skipif(postgres_bin("initdb") is None,
-                                reason="PostgreSQL is not installed (apt-get install postgresql)")
+pytestmark = needs("initdb", package="postgresql")
 
 
 @pytest.fixture(scope="module")

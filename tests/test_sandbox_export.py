@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 import subprocess
 
 import numpy as np
-import pytest
 
+from tests.servers import needs
 from tools.catalog import FAULT_KINDS
 from tools.sandbox.export import export_csv, export_openmetrics, om_name, scenario_index
 from tools.sandbox.simulator import load_sandbox
@@ -53,7 +52,7 @@ def test_openmetrics_parses_back_to_the_series():
     assert len(samples) == sum(len(sb.metric_names(s)) for s in sb.topology.names())
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not on PATH")
+@needs("promtool", package="prometheus")
 def test_promtool_backfills_the_export(tmp_path):
     path = tmp_path / "shop.om"
     sb = load_sandbox("quiet")

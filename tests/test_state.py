@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.state import Base, database_url, ensure_tables, session_factory, state_engine
-from tests.servers import PostgresServer
+from tests.servers import PostgresServer, needs
 
 
 class _Counter(Base):
@@ -33,7 +33,8 @@ def postgres_url() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs(
+    "initdb", package="postgresql"))])
 def engine_settings(request, settings, tmp_path):
     if request.param == "sqlite":
         return settings.model_copy(update={"data_dir": tmp_path})
