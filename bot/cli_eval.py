@@ -87,8 +87,10 @@ def run_cmd(
     tag: TagOpt = None,
     case: Annotated[list[str] | None, typer.Option("--case", help="only this case id")] = None,
     as_json: JsonOpt = False,
-    gate: Annotated[bool, typer.Option("--gate", help="exit 1 when a score falls below "
-                                                      "evals/baseline.json")] = False,
+    gate: Annotated[bool | None, typer.Option(
+        "--gate/--no-gate", help="exit 1 when a score falls below evals/baseline.json "
+                                 "(default: on for the whole suite, off with --tag/--case)"
+    )] = None,
     update_baseline: Annotated[bool, typer.Option(
         "--update-baseline", help="write the baseline file from this run")] = False,
     baseline_file: Annotated[Path | None, typer.Option(
@@ -110,6 +112,8 @@ def run_cmd(
     )
     from evals.harness.runs import RunStore, run_results
 
+    if gate is None:  # a subset's scores are not comparable with the whole suite's baseline
+        gate = not (tag or case)
     with user_errors():
         settings = _settings()
         config = _config(name, set_)
