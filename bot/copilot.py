@@ -38,6 +38,7 @@ class Conversation:
     window: tuple[int, int] | None = None
     turns: int = 0
     incident_query: str = ""  # the last investigation's findings in words, for "seen this before?"
+    incident_services: list[str] = field(default_factory=list)  # its suspects, for the same
 
 
 class Copilot:
@@ -59,11 +60,12 @@ class Copilot:
                 and route.intent in _USES_SERVICES and _FOLLOW_UP.search(question.text)):
             services = list(conversation.services)
             follow_up = True
-        elif (not services and conversation is not None and conversation.incident_query
+        elif (not services and conversation is not None and conversation.incident_services
               and route.intent in ("similar_incidents", "runbook")):
-            # "Have we seen this before?" in a thread: past incidents of *these* services first.
-            services = list(conversation.services)
-            follow_up = bool(services)
+            # "Have we seen this before?" in a thread: past incidents of the incident's suspects
+            # first (not of whatever the last question was about).
+            services = list(conversation.incident_services)
+            follow_up = True
 
         if ents.window is not None:
             start, end = int(ents.window.start.timestamp()), int(ents.window.end.timestamp())
@@ -91,6 +93,9 @@ class Copilot:
                 results += [self.registry.run(c.tool, c.args) for c in extra]
                 if conversation is not None and incident_query:
                     conversation.incident_query = incident_query
+                    conversation.incident_services = next(
+                        (list(c.args.get("services", [])) for c in extra
+                         if c.tool == "search_incidents"), [])
             for call, result in zip(plan.calls, results, strict=True):
                 log.info("tool %s %s -> %s (%.0f ms)", call.tool, call.args, result.status.value,
                          result.duration_ms)

@@ -103,7 +103,9 @@ def test_investigation_brings_similar_incidents_and_runbooks(seeded):
     top = next(f for f in answer.findings if f.kind == "similar_incident")
     assert top.service == "checkout", top.text
     assert ungrounded_numbers(answer) == [], answer.summary
-    # "have we seen this before?" in the same thread searches with the incident's context
+    # "have we seen this before?" in the same thread searches with the incident's context, even
+    # after a question about another service (as in the demo)
+    ask(seeded, "p99 latency of frontend over the last hour", conv)
     again = ask(seeded, "have we seen this before?", conv)
     assert again.intent == "similar_incidents"
     assert "checkout" in again.tool_calls[0].args["query"]
