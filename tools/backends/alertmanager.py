@@ -24,6 +24,16 @@ def _unix(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
 
 
+def firing_alert(labels: dict[str, str], annotations: dict[str, str], started: int,
+                 service_labels: tuple[str, ...]) -> FiringAlert:
+    """An alert as both Alertmanager and Prometheus label it: the service from the first of
+    `service_labels` present, the summary (or description) annotation as its text."""
+    service = next((labels[k] for k in service_labels if k in labels), "")
+    summary = str(annotations.get("summary") or annotations.get("description") or "")
+    return FiringAlert(labels.get("alertname", "unnamed"), service,
+                       labels.get("severity", "warning"), started, summary, labels)
+
+
 @dataclass
 class AlertmanagerBackend(HttpBackend):
     SYSTEM: ClassVar[str] = "Alertmanager"
@@ -49,11 +59,7 @@ class AlertmanagerBackend(HttpBackend):
                 raise self._reader.malformed("an alert has no labels or startsAt") from None
             if state != "active" or started > at:
                 continue
-            service = next((labels[k] for k in self.service_labels if k in labels), "")
-            summary = str(annotations.get("summary") or annotations.get("description") or "")
-            alerts.append(FiringAlert(labels.get("alertname", "unnamed"), service,
-                                      labels.get("severity", "warning"), started, summary,
-                                      labels))
+            alerts.append(firing_alert(labels, annotations, started, self.service_labels))
         return alerts, query
 
 
@@ -83,11 +89,7 @@ class PrometheusAlertsBackend(HttpBackend):
                 raise self._reader.malformed("an alert has no labels or state") from None
             if state != "firing" or started > at:
                 continue
-            service = next((labels[k] for k in self.service_labels if k in labels), "")
-            summary = str(annotations.get("summary") or annotations.get("description") or "")
-            alerts.append(FiringAlert(labels.get("alertname", "unnamed"), service,
-                                      labels.get("severity", "warning"), started, summary,
-                                      labels))
+            alerts.append(firing_alert(labels, annotations, started, self.service_labels))
         return alerts, f"GET {self.base_url}/api/v1/alerts (state firing)"
 
 
