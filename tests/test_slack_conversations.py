@@ -150,3 +150,21 @@ def test_long_answer_goes_out_as_several_messages(make_harness):
     assert len(update["blocks"]) == MAX_BLOCKS
     more = h.fake.calls_to("chat.postMessage")[1].body
     assert more["thread_ts"] == ts and more["blocks"][-1]["block_id"] == "feedback"
+
+
+def test_llm_mode_shows_its_steps_in_the_placeholder(make_harness):
+    from bot.llm.replay import Call, Reply
+    from tests.llm_support import fast_runtime, scripted_copilot, window
+
+    w = window(fast_runtime())
+    copilot, _, _ = scripted_copilot([
+        Reply.tools(Call("search_logs", {"services": ["checkout"], "level": "ERROR", **w})),
+        Reply.say("Checkout is logging errors."),
+    ])
+    h = make_harness(copilot=copilot)
+    h.mention("error logs of checkout")
+    final = h.fake.wait_for(lambda: [u for u in h.updates() if u.get("blocks")])[0]
+    progress = [u["text"] for u in h.updates() if not u.get("blocks")]
+    assert progress and all(t.startswith("Investigating") for t in progress), progress
+    assert any("search_logs" in t for t in progress), progress
+    assert "Checkout is logging errors." in block_text(final["blocks"])

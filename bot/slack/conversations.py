@@ -81,7 +81,7 @@ def answer_in_thread(bot: SlackBot, client: WebClient, channel: str, user: str, 
         conversation = bot.threads.get(channel, thread_ts) or Conversation()
         started = time.perf_counter()
         with bot.answer_slots:
-            answer = bot.copilot.answer(question, conversation)
+            answer = _answer(bot, client, channel, ts, question, conversation)
         latency_ms = (time.perf_counter() - started) * 1000
         bot.threads.save(channel, thread_ts, conversation)
         answer_id = bot.records.answer(question, answer, latency_ms)
@@ -95,6 +95,19 @@ def answer_in_thread(bot: SlackBot, client: WebClient, channel: str, user: str, 
     except Exception:
         log.exception("answering in %s/%s failed", channel, thread_ts)
         client.chat_update(channel=channel, ts=ts, text=APOLOGY)
+
+
+def _answer(bot: SlackBot, client: WebClient, channel: str, placeholder_ts: str,
+            question: Question, conversation: Conversation) -> Answer:
+    """LLM mode takes several model calls: its steps edit the placeholder as they happen."""
+    if getattr(bot.copilot, "model", None) is None:  # the deterministic copilot answers fast
+        return bot.copilot.answer(question, conversation)
+    from bot.llm.copilot import LLMCopilot
+    from bot.llm.progress import SlackThreadProgress
+
+    assert isinstance(bot.copilot, LLMCopilot)
+    return bot.copilot.answer(question, conversation,
+                              progress=SlackThreadProgress(client, channel, placeholder_ts))
 
 
 def post_answer(client: WebClient, channel: str, thread_ts: str, placeholder_ts: str,
