@@ -15,6 +15,9 @@ from bot.copilot import Copilot
 from bot.router import Router
 from bot.settings import Settings, SettingsError
 from knowledge.kb import KnowledgeBase
+from tools.anomaly.models import current_config
+from tools.anomaly.registry import ModelRegistry
+from tools.anomaly.robust import RobustConfig
 from tools.backends.sandbox import SandboxBackend
 from tools.backends.selection import Backends, configured_seams, select_backends, uses_sandbox
 from tools.base import ToolRegistry
@@ -51,11 +54,13 @@ class Runtime:
         return datetime.now(UTC)
 
 
-def build_registry(backend: Backends, kb: KnowledgeBase | None = None) -> ToolRegistry:
-    """`backend` holds one backend per seam (and answers every protocol itself, delegating)."""
+def build_registry(backend: Backends, kb: KnowledgeBase | None = None,
+                   detector: RobustConfig | None = None) -> ToolRegistry:
+    """`backend` holds one backend per seam (and answers every protocol itself, delegating);
+    `detector` is the fitted anomaly model's configuration, when one is current."""
     registry = ToolRegistry()
-    registry.register(QueryMetrics(backend.metrics))
-    registry.register(DetectMetricAnomalies(backend.metrics))
+    registry.register(QueryMetrics(backend.metrics, detector))
+    registry.register(DetectMetricAnomalies(backend.metrics, detector))
     registry.register(SearchLogs(backend.logs, backend.services()))
     registry.register(RecentChanges(backend.changes_source))
     registry.register(FiringAlerts(backend.alerts))
@@ -102,7 +107,8 @@ def build_runtime(settings: Settings, scenario: str | Path | None = None,
     else:
         router.services = services
     kb = KnowledgeBase.from_settings(settings)  # opens nothing until the first search
-    copilot = Copilot(router, build_registry(backends, kb), backends.topology, settings)
+    detector = current_config(ModelRegistry.under(settings.resolved_data_dir()))
+    copilot = Copilot(router, build_registry(backends, kb, detector), backends.topology, settings)
     runtime = Runtime(copilot, sandbox, kb, backends)
     if settings.mode == "llm":  # LLM mode wraps the same tools (bot/llm, docs/llm.md)
         from bot.llm.copilot import apply_mode

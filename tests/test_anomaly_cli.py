@@ -141,3 +141,36 @@ def test_model_fit_shadow_promote_rollback(tmp_path, monkeypatch):
     assert "current is now v1" in _run("model", "rollback", "metric-detector").output
     bad = _run("model", "fit", "nope")
     assert bad.exit_code == 2 and "unknown model" in bad.output
+
+
+def test_the_running_copilot_loads_the_current_model_and_survives_a_broken_one(tmp_path):
+    """Model lifecycle: what `model promote` made current is what the copilot's metric tools use
+    at start; a tampered model is reported and the built-in configuration serves."""
+    import dataclasses
+
+    from bot.app import build_runtime
+    from bot.router import Router
+    from bot.settings import load_settings
+    from knowledge.hashing import HashingEmbedder
+    from tools.anomaly.models import MODEL_NAME
+    from tools.anomaly.registry import ModelRegistry
+    from tools.anomaly.robust import RobustConfig
+
+    settings = load_settings(data_dir=tmp_path, kb={"model": "hashing-384"})
+    registry = ModelRegistry.under(tmp_path)
+
+    def tools_detector() -> RobustConfig | None:
+        runtime = build_runtime(settings, "bad-deploy-checkout",
+                                router=Router(HashingEmbedder(), [], cache_dir=None))
+        reg = runtime.copilot.registry
+        assert reg.get("query_metrics").detector is reg.get("detect_metric_anomalies").detector
+        return reg.get("detect_metric_anomalies").detector
+
+    assert tools_detector() is None  # nothing fitted: the built-in configuration
+    fitted = dataclasses.replace(RobustConfig(), z_threshold=7.25)
+    registry.save(MODEL_NAME, {"config.json": json.dumps(fitted.to_dict()).encode(),
+                               "forests.joblib": b"unused here"}, {}, {}, {})
+    loaded = tools_detector()
+    assert loaded is not None and loaded.z_threshold == 7.25
+    (tmp_path / "models" / MODEL_NAME / "v1" / "config.json").write_text("{}")  # tampered
+    assert tools_detector() is None

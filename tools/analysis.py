@@ -10,10 +10,14 @@ what the answer quotes, so it stays simple enough to explain in one sentence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tools.catalog import METRICS
+
+if TYPE_CHECKING:
+    from tools.anomaly.robust import RobustConfig
 
 BASELINE_SECONDS = 3600
 CURRENT_SECONDS = 300
@@ -47,7 +51,8 @@ class Comparison:
 
 
 def detector_onset(metric: str, timestamps: np.ndarray, values: np.ndarray, window_start: int,
-                   window_end: int, direction: str) -> int | None:
+                   window_end: int, direction: str,
+                   detector: RobustConfig | None = None) -> int | None:
     """When the change began, by issue 4's online detector (`tools.anomaly`): the change point
     of its first anomaly event in the window going `direction`; None when it found none."""
     import dataclasses
@@ -59,7 +64,8 @@ def detector_onset(metric: str, timestamps: np.ndarray, values: np.ndarray, wind
     ts = np.asarray(timestamps, dtype=float)
     if len(ts) < 2:
         return None
-    config = dataclasses.replace(config_for(ts), rel_floor=MIN_RELATIVE_CHANGE)
+    # `detector`: the fitted model's configuration (calibrated threshold), when one is current.
+    config = dataclasses.replace(config_for(ts, detector), rel_floor=MIN_RELATIVE_CHANGE)
     scores = score_series(values, config, METRICS[metric].min_abs_change, ts)
     for event in extract_events(ts, values, scores):
         if event.direction == direction and window_start <= event.alarm < window_end:
@@ -73,6 +79,7 @@ def compare_to_baseline(
     values: np.ndarray,
     window_start: int,
     window_end: int,
+    detector: RobustConfig | None = None,
 ) -> Comparison | None:
     """Compare [window_start, window_end) with the hour before it; None when the window is empty.
 
@@ -119,7 +126,7 @@ def compare_to_baseline(
 
     since = None
     if anomalous and direction in ("up", "down"):
-        since = detector_onset(metric, ts, vs, window_start, window_end, direction)
+        since = detector_onset(metric, ts, vs, window_start, window_end, direction, detector)
     if anomalous:
         sign = 1.0 if direction == "up" else -1.0
         outside = sign * (w_vs - baseline) >= threshold

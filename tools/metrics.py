@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -12,6 +12,9 @@ from tools.backends import MetricsBackend, Series
 from tools.base import Evidence, Finding, ToolResult, ToolStatus
 from tools.catalog import GOLDEN_SIGNALS, METRICS
 from tools.formatting import fmt_ratio, fmt_time, fmt_window, format_value
+
+if TYPE_CHECKING:
+    from tools.anomaly.robust import RobustConfig
 
 LABELS = {
     "request_rate": "request rate",
@@ -114,8 +117,9 @@ class _MetricsTool:
     side_effects: ClassVar[bool] = False
     name: ClassVar[str]
 
-    def __init__(self, backend: MetricsBackend) -> None:
+    def __init__(self, backend: MetricsBackend, detector: RobustConfig | None = None) -> None:
         self.backend = backend
+        self.detector = detector  # the fitted anomaly model's configuration, when one is current
 
     def _unknown_services(self, services: list[str]) -> ToolResult | None:
         known = set(self.backend.services())
@@ -132,7 +136,8 @@ class _MetricsTool:
         self, service: str, metric: str, start: int, end: int
     ) -> tuple[Series, Comparison | None]:
         series = self.backend.range_query(service, metric, start - BASELINE_SECONDS, end)
-        return series, compare_to_baseline(metric, series.timestamps, series.values, start, end)
+        return series, compare_to_baseline(metric, series.timestamps, series.values, start, end,
+                                           self.detector)
 
     def _evidence(self, series: Series, cmp: Comparison, start: int, end: int) -> Evidence:
         ev = metric_evidence(series, cmp, start, end)

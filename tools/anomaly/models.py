@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tools.anomaly.multivariate import ServiceForest, features
-from tools.anomaly.registry import Manifest, ModelRegistry
+from tools.anomaly.registry import Manifest, ModelError, ModelRegistry
 from tools.anomaly.robust import RobustConfig, score_series
 from tools.anomaly.suite import (
     TUNING_SEEDS,
@@ -32,6 +33,8 @@ from tools.anomaly.suite import (
 )
 from tools.catalog import GOLDEN_SIGNALS
 from tools.sandbox.simulator import Sandbox, load_sandbox
+
+log = logging.getLogger(__name__)
 
 MODEL_NAME = "metric-detector"
 CALIBRATION_QUANTILE = 0.99999
@@ -85,13 +88,29 @@ def fit_and_save(registry: ModelRegistry, scenario: str = "quiet", evaluate: boo
                          {"suite": "sandbox fault suite, tuning seeds", **scores})
 
 
+def load_config(directory: Path) -> RobustConfig:
+    raw: dict[str, Any] = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    return RobustConfig(**raw)
+
+
 def load_detector(directory: Path) -> MetricDetector:
     import joblib
 
-    raw: dict[str, Any] = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    config = RobustConfig(**raw)
-    forests = joblib.load(directory / "forests.joblib")
-    return MetricDetector(config, forests)
+    return MetricDetector(load_config(directory), joblib.load(directory / "forests.joblib"))
+
+
+def current_config(registry: ModelRegistry) -> RobustConfig | None:
+    """The current fitted detector's configuration (its calibrated threshold), for the running
+    copilot; None when none was fitted. A broken model is reported and left out: the built-in
+    configuration serves until it is fixed or rolled back."""
+    if registry.aliases(MODEL_NAME)["current"] is None:
+        return None
+    try:
+        _, directory = registry.resolve(MODEL_NAME)
+        return load_config(directory)
+    except (ModelError, OSError, ValueError, TypeError) as exc:
+        log.warning("not using the fitted %s: %s", MODEL_NAME, exc)
+        return None
 
 
 def shadow_compare(registry: ModelRegistry, scenario: str) -> dict[str, dict[str, Any]]:
