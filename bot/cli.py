@@ -224,11 +224,10 @@ def demo(
         runtime = _runtime(settings, scenario or "bad-deploy-checkout")
         if runtime.kb is not None and runtime.kb.is_empty():
             from knowledge.corpus import demo_documents
-            from knowledge.ingest import ingest_documents
 
             out.print("[dim]Seeding the knowledge base with the shop's incident history and "
                       "runbooks (once)...[/dim]")
-            ingest_documents(runtime.kb.store, demo_documents())
+            runtime.kb.ingest(demo_documents())
     sb = runtime.sandbox
     assert sb is not None
     when = runtime.default_now()

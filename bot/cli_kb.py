@@ -46,17 +46,12 @@ def _date(value: str | None, option: str) -> date | None:
 def _ingest(kb: KnowledgeBase, docs: list, skipped: list[tuple[str, str]]) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from knowledge.ingest import ingest_documents
-
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), console=err,
                   transient=True, disable=len(docs) < 50) as bar:
         task = bar.add_task("ingesting", total=len(docs))
-        report = ingest_documents(kb.store, docs,
-                                  progress=lambda done, _: bar.update(task, completed=done))
+        report = kb.ingest(docs, progress=lambda done, _: bar.update(task, completed=done))
     report.skipped = skipped + report.skipped
-    if report.written:
-        kb.refresh_index()
     for source, reason in report.skipped:
         err.print(f"[yellow]skipped[/yellow] {source}: {reason}")
     out.print(f"{report.summary()} ({kb.store.location})")

@@ -182,7 +182,6 @@ def incident_resolve(
     kb: Annotated[bool, typer.Option(help="store the postmortem draft in the KB")] = True,
 ) -> None:
     """Resolve: durations, and the postmortem draft into the knowledge base."""
-    from bot.incidents import postmortem_document
     from tools.formatting import fmt_duration
 
     with _Errors():
@@ -191,12 +190,11 @@ def incident_resolve(
 
         store = IncidentStore(settings)
         inc = store.resolve(incident_id, by, " ".join(resolution or []), root_cause)
-        doc = postmortem_document(inc, store.timeline(inc.id), store.action_items(inc.id))
+        doc = store.postmortem(inc)
         if kb:
-            from knowledge.ingest import ingest_documents
             from knowledge.kb import KnowledgeBase
 
-            ingest_documents(KnowledgeBase.from_settings(settings).store, [doc])
+            KnowledgeBase.from_settings(settings).ingest([doc])
     out.print(f"{inc.id} resolved after {fmt_duration(inc.time_to_resolve or 0)} "
               f"(acknowledged after {fmt_duration(inc.time_to_acknowledge or 0)})")
     out.print(f"postmortem draft {doc.id}{' stored in the knowledge base' if kb else ''}:")

@@ -285,6 +285,11 @@ class IncidentStore:
         with self._session() as session:
             return [_incident(r) for r in session.execute(query).scalars()]
 
+    def postmortem(self, incident: Incident) -> Document:
+        """The postmortem draft of a (resolved) incident, from its timeline and action items."""
+        return postmortem_document(incident, self.timeline(incident.id),
+                                   self.action_items(incident.id))
+
     def timeline(self, incident_id: str) -> builtins.list[TimelineEntry]:
         with self._session() as session:
             self._row(session, incident_id)

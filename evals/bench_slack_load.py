@@ -41,7 +41,6 @@ def build(router: str, fake: FakeSlackAPI):  # noqa: ANN201 - (server, executor)
     from bot.slack.app import build_app, build_bot, make_client
     from bot.slack.server import SlackHTTPServer
     from knowledge.corpus import demo_documents
-    from knowledge.ingest import ingest_documents
 
     data = Path(tempfile.mkdtemp(prefix="opscopilot-bench-slack-"))
     settings = load_settings(data_dir=data, kb={"model": "hashing-384"})
@@ -53,7 +52,7 @@ def build(router: str, fake: FakeSlackAPI):  # noqa: ANN201 - (server, executor)
     else:
         runtime = build_runtime(settings, "bad-deploy-checkout")
     assert runtime.kb is not None
-    ingest_documents(runtime.kb.store, demo_documents())
+    runtime.kb.ingest(demo_documents())
     runtime.warm()
     bot = build_bot(settings, runtime, oncall=ScheduleFile(data / "oncall.yaml"))
     executor = ThreadPoolExecutor(64, thread_name_prefix="slack-listener")

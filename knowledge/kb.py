@@ -19,6 +19,8 @@ from knowledge.store import KnowledgeStore, embedder_for
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from knowledge.documents import Document
+    from knowledge.ingest import IngestReport
 
 def kb_path(settings: Settings) -> Path:
     return settings.resolved_data_dir() / "kb"
@@ -70,6 +72,18 @@ class KnowledgeBase:
         """Open the store, load the model and build the keyword index now (at start-up), so
         the first question does not pay for them."""
         self.searcher.search("warm up", 1)
+
+    def ingest(self, docs: list[Document],
+               progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        """Add or update documents (idempotent, see knowledge/ingest.py); when anything was
+        written, bring the keyword index up to date and save it, so the next process to start
+        loads it instead of reading every chunk back."""
+        from knowledge.ingest import ingest_documents
+
+        report = ingest_documents(self.store, docs, progress=progress)
+        if report.written:
+            self.refresh_index()
+        return report
 
     def refresh_index(self) -> None:
         """Bring the keyword index up to date with the store and save it (after an ingest), so

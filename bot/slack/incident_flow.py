@@ -11,7 +11,7 @@ import logging
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.incidents import Incident, IncidentError, postmortem_document
+from bot.incidents import Incident, IncidentError
 from bot.oncall import OnCall, OnCallError
 from bot.slack.blocks import fallback_text, redact_blocks, sections
 from bot.slack.cards import incident_card
@@ -104,13 +104,10 @@ def resolve(bot: SlackBot, client: WebClient, inc: Incident, user: str,
     """Resolve, refresh the card, draft the postmortem into the KB; (incident, what was done)."""
     inc = bot.incidents.resolve(inc.id, user, resolution)
     refresh_card(bot, client, inc)
-    doc = postmortem_document(inc, bot.incidents.timeline(inc.id),
-                              bot.incidents.action_items(inc.id))
+    doc = bot.incidents.postmortem(inc)
     stored = "the knowledge base is not configured, so the draft is only posted here"
     if bot.kb is not None:
-        from knowledge.ingest import ingest_documents
-
-        ingest_documents(bot.kb.store, [doc])
+        bot.kb.ingest([doc])
         stored = f"the draft is in the knowledge base as `{doc.id}`"
     if inc.channel_id:
         client.chat_postMessage(channel=inc.channel_id, text=fallback_text(doc.title),

@@ -192,10 +192,8 @@ class Harness:
         if scenario not in self._copilots:
             runtime = build_runtime(self.settings, scenario, router=self.router)
             if self.seed_kb and not self._seeded and runtime.kb is not None:
-                from knowledge.ingest import ingest_documents
-
                 # idempotent: unchanged documents are skipped, only a first run embeds them
-                ingest_documents(runtime.kb.store, self.kb_documents())
+                runtime.kb.ingest(self.kb_documents())
                 self._seeded = True
             self.sandboxes[scenario] = runtime.sandbox
             self._copilots[scenario] = runtime.copilot
