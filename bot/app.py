@@ -63,7 +63,7 @@ def build_registry(backend: Backends, kb: KnowledgeBase | None = None,
     registry.register(DetectMetricAnomalies(backend.metrics, detector))
     registry.register(SearchLogs(backend.logs, backend.services()))
     registry.register(RecentChanges(backend.changes_source))
-    registry.register(FiringAlerts(backend.alerts))
+    registry.register(FiringAlerts(backend.alerts, backend.topology))
     registry.register(SearchTraces(backend.traces))
     registry.register(IncidentContext(backend.metrics, backend, backend.logs,
                                       backend.changes_source, backend.alerts))

@@ -186,6 +186,32 @@ def _listing(answer: Answer, results: list[ToolResult], empty: str) -> list[str]
     return head + _bullets(findings, 8)
 
 
+def _alerts(answer: Answer, results: list[ToolResult]) -> list[str]:
+    """Firing alerts by group of related alerts (largest first), each with why it was joined."""
+    lines = _listing(answer, results, "No alerts firing.")
+    groups = [ev for r in results for ev in r.evidence if ev.id.startswith("alert-group:")]
+    if len(groups) < 2 and not any(len(ev.values.get("joined because", [])) for ev in groups):
+        return lines
+    findings = [f for r in results for f in r.findings]
+    answer.findings = findings
+    lines = [r.summary[0].upper() + r.summary[1:] + ":" for r in results if r.ok]
+    for n, ev in enumerate(groups[:4], 1):
+        members = [f for f in findings if ev.id in f.evidence]
+        lines.append(f"Group {n}: {ev.summary}")
+        lines += [f"  - {f.text}" for f in members[:4]]
+        if len(members) > 4:  # names only: every alert stays visible without a made-up count
+            lines.append("  - also: " + ", ".join(f"{e.values['name']} on {e.values['service']}"
+                                                   for f in members[4:] for e in answer.evidence
+                                                   if e.id == f.evidence[0]))
+        why = ev.values.get("joined because", [])
+        if why:
+            shown = next((w for w in why if " call" in w), why[0])  # across services first
+            lines.append(f"  joined because: {shown}" + ("; …" if len(why) > 1 else ""))
+    if len(groups) > 4:
+        lines.append(f"- and {len(groups) - 4} more groups (see findings)")
+    return lines
+
+
 def _logs(answer: Answer, results: list[ToolResult]) -> list[str]:
     lines = _listing(answer, results, "No matching log lines.")
     for r in results:
@@ -233,6 +259,8 @@ def compose(question_text: str, intent: str, route_confidence: float, plan: Plan
         lines = _logs(answer, results)
     elif intent == "changes":
         lines = _changes(answer, results)
+    elif intent == "alerts":
+        lines = _alerts(answer, results)
     elif intent == "metrics":
         lines = _listing(answer, results, "No metric data for that window.")
         answer.charts = [

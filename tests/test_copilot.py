@@ -69,7 +69,8 @@ def test_every_intent_answers_grounded(runtime_for, text, intent):
         answer.tool_calls
     assert answer.summary and ungrounded_numbers(answer) == [], answer.summary
     for ev in answer.evidence:
-        assert ev.query and ev.tool and ev.source in ("sandbox", "rca")  # rca: the ranking
+        # rca: the root-cause ranking; correlation: the grouping of firing alerts
+        assert ev.query and ev.tool and ev.source in ("sandbox", "rca", "correlation")
 
 
 def test_follow_up_reuses_the_threads_service(runtime_for):

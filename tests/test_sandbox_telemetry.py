@@ -213,9 +213,28 @@ def test_memory_leak_alerts_near_the_limit_before_each_kill():
 def test_alerts_resolve_after_the_fault():
     sb = load_sandbox("bad-deploy-checkout")
     gt = sb.ground_truth[0]
-    assert not [a for a in sb.firing(gt.end + 900) if a.service == "checkout"]
+    still = {a.name for a in sb.firing(gt.end + 900) if a.service == "checkout"}
+    assert still <= {"ErrorBudgetBurnSlow"}  # its short window is 30 minutes
+    assert not [a for a in sb.firing(gt.end + 1800) if a.service == "checkout"]
     ended = [a for a in sb.alerts(gt.start, gt.end) if a.name == "HighErrorRate"]
     assert ended and all(a.ends_at is not None and a.ends_at <= gt.end + 120 for a in ended)
+
+
+def test_oom_kills_and_slo_burn_fire_like_a_real_rule_set():
+    leak = load_sandbox("memory-leak-cart")
+    gt = leak.ground_truth[0]
+    kills = [a for a in leak.alerts(gt.start, gt.end) if a.name == "ContainerOOMKilled"]
+    near = [a for a in leak.alerts(gt.start, gt.end) if a.name == "MemoryNearLimit"]
+    assert len(kills) == len(near) >= 3  # each kill follows a near-limit warning
+    assert all(k.starts_at >= n.starts_at for k, n in zip(kills, near, strict=True))
+    deploy = load_sandbox("bad-deploy-checkout")
+    gt = deploy.ground_truth[0]
+    fast = [a for a in deploy.alerts(gt.start, gt.end) if a.name == "ErrorBudgetBurnFast"]
+    assert [a.service for a in fast] == ["checkout"]  # 25 % errors; frontend's 8 % is under 7.2 %
+    assert gt.start < fast[0].starts_at < gt.start + 1800  # the 1 h window fills first
+    cert = load_sandbox("cert-expiry-payment")
+    expired = [a for a in cert.all_alerts() if a.name == "CertificateExpired"]
+    assert len(expired) == 1 and abs(expired[0].starts_at - cert.ground_truth[0].start) <= 60
 
 
 def test_quiet_has_no_alerts():

@@ -1,13 +1,15 @@
 """What changed (deploys, config changes) and what is firing (alerts): the two things an on-call
-engineer checks right after the dashboards."""
+engineer checks right after the dashboards. Firing alerts come grouped into incidents (time,
+service graph, text: `tools.anomaly.correlation`), each with the reason its alerts were joined."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from pydantic import BaseModel, Field
 
-from tools.backends import AlertsBackend, ChangesBackend
+from tools.anomaly.correlation import AlertCorrelator, Incident
+from tools.backends import AlertsBackend, ChangesBackend, FiringAlert
 from tools.base import Evidence, Finding, ToolResult, ToolStatus
 from tools.formatting import fmt_time, fmt_window
 from tools.metrics import Window
@@ -53,6 +55,11 @@ class RecentChanges:
                           data={"changes": len(changes)})
 
 
+class ServiceGraph(Protocol):
+    def services(self) -> list[str]: ...
+    def dependencies(self, service: str) -> list[str]: ...
+
+
 class FiringAlertsParams(BaseModel):
     at: int = Field(description="the moment to look at, unix seconds")
     services: list[str] = Field(default_factory=list, description="only these services")
@@ -64,8 +71,15 @@ class FiringAlerts:
     Params: ClassVar[type[BaseModel]] = FiringAlertsParams
     side_effects: ClassVar[bool] = False
 
-    def __init__(self, backend: AlertsBackend) -> None:
+    def __init__(self, backend: AlertsBackend, graph: ServiceGraph | None = None) -> None:
         self.backend = backend
+        self.graph = graph  # the service graph that relates alerts; None: time and text only
+
+    def _groups(self, alerts: list[FiringAlert]) -> list[Incident]:
+        calls: dict[str, list[str]] = {}
+        if self.graph is not None:
+            calls = {s: self.graph.dependencies(s) for s in self.graph.services()}
+        return AlertCorrelator(calls).group(alerts)
 
     def run(self, params: FiringAlertsParams) -> ToolResult:
         alerts, query = self.backend.firing(params.at)
@@ -78,19 +92,43 @@ class FiringAlerts:
             return ToolResult(self.name, ToolStatus.NO_DATA,
                               f"no alerts firing at {fmt_time(params.at)}", evidence=[ev])
         order = {"critical": 0, "warning": 1}
-        alerts.sort(key=lambda a: (order.get(a.severity, 2), a.starts_at))
+        groups = self._groups(alerts)
         findings, evidence = [], []
-        for a in alerts:
-            ev = Evidence(f"alert:{a.name}:{a.service}", self.name, self.backend.source, query,
-                          a.summary,
-                          {"name": a.name, "service": a.service, "severity": a.severity,
-                           "since": fmt_time(a.starts_at), "summary": a.summary})
-            evidence.append(ev)
-            score = 0.8 if a.severity == "critical" else 0.5
-            findings.append(Finding("alert", a.service,
-                                    f"{a.name} ({a.severity}) on {a.service} since "
-                                    f"{fmt_time(a.starts_at)}: {a.summary}",
-                                    score, since=a.starts_at, evidence=[ev.id]))
-        return ToolResult(self.name, ToolStatus.OK,
-                          f"{len(alerts)} alerts firing at {fmt_time(params.at)}",
-                          findings, evidence, data={"firing": len(alerts)})
+        for g in sorted(groups, key=lambda g: (-len(g.alerts), g.start)):
+            members = sorted(zip(g.alerts, g.reasons, strict=True),
+                             key=lambda m: (order.get(m[0].severity, 2), m[0].starts_at))
+            group_ev = None
+            if len(groups) > 1 or len(g.alerts) > 1:
+                first = min(g.alerts, key=lambda a: (a.starts_at, a.service, a.name))
+                why = [f"{a.name} on {a.service}: {r}" for a, r in zip(g.alerts, g.reasons,
+                                                                        strict=True) if r]
+                text = (f"{len(g.alerts)} related alerts on {', '.join(g.services)} since "
+                        f"{fmt_time(g.start)}, first {first.name} on {first.service}")
+                group_ev = Evidence(f"alert-group:{g.id}", self.name, "correlation",
+                                    query, text,
+                                    {"alerts": len(g.alerts), "services": g.services,
+                                     "since": fmt_time(g.start),
+                                     "first": f"{first.name} on {first.service}",
+                                     "joined because": why[:6]})
+                evidence.append(group_ev)
+            for a, _reason in members:
+                ev = Evidence(f"alert:{a.name}:{a.service}", self.name, self.backend.source,
+                              query, a.summary,
+                              {"name": a.name, "service": a.service, "severity": a.severity,
+                               "since": fmt_time(a.starts_at), "summary": a.summary})
+                evidence.append(ev)
+                score = 0.8 if a.severity == "critical" else 0.5
+                findings.append(Finding("alert", a.service,
+                                        f"{a.name} ({a.severity}) on {a.service} since "
+                                        f"{fmt_time(a.starts_at)}: {a.summary}",
+                                        score, since=a.starts_at,
+                                        evidence=[ev.id] + ([group_ev.id] if group_ev else [])))
+        summary = f"{len(alerts)} alerts firing at {fmt_time(params.at)}"
+        if len(alerts) > 1:
+            summary += (f", in {len(groups)} group{'s' if len(groups) > 1 else ''} of related "
+                        f"alerts")
+        return ToolResult(self.name, ToolStatus.OK, summary, findings, evidence,
+                          data={"firing": len(alerts), "groups": [
+                              {"alerts": len(g.alerts), "services": g.services,
+                               "since": g.start,
+                               "reasons": [r for r in g.reasons if r]} for g in groups]})

@@ -1,9 +1,11 @@
 """Alert correlation: group firing alerts into incidents, and say why each alert joined.
 
-Alerts are taken in start order. An incident is open while one of its alerts fires (one that
+Alerts are taken in start order (at the same second, callees before their callers). An incident is open while one of its alerts fires (one that
 started within `max_open_s`: a warning firing all day holds nothing open), or for `gap_s` after
-its last alert started or ended. A new alert joins the open incident it is most
-related to, when it is related to any of its alerts by
+its last alert started or ended; an incident whose alert still fires on the new alert's own service
+is open to it however old that alert is (a certificate warning firing for days belongs with the
+outage it warned of). A new alert joins the open incident it is most related to, when it is
+related to any of its alerts by
 - the service graph: the same service, or services at most `max_hops` calls apart; or
 - text: the same alert name on a related service, or summaries whose word sets overlap
   (Jaccard >= `text_similarity`, numbers and the service names left out);
@@ -36,6 +38,8 @@ class AlertLike(Protocol):
     def ends_at(self) -> int | None: ...
     @property
     def summary(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
 
 
 @dataclass
@@ -78,6 +82,32 @@ def hop_distances(calls: Mapping[str, Iterable[str]], max_hops: int) -> dict[tup
     return out
 
 
+def call_heights(calls: Mapping[str, Iterable[str]]) -> dict[str, int]:
+    """0 for a service that calls nothing, else 1 + its callees' highest (cycles cut)."""
+    out: dict[str, int] = {}
+
+    def height(s: str, path: frozenset[str]) -> int:
+        if s not in out:
+            below = [height(d, path | {s}) for d in calls.get(s, ()) if d not in path]
+            out[s] = 1 + max(below) if below else 0
+        return out[s]
+
+    for s in calls:
+        height(s, frozenset())
+    return out
+
+
+def callers_within(calls: Mapping[str, Iterable[str]], max_hops: int) -> set[tuple[str, str]]:
+    """(caller, callee) pairs at most `max_hops` calls apart, following calls' direction."""
+    out: set[tuple[str, str]] = set()
+    for src in calls:
+        frontier = {src}
+        for _ in range(max_hops):
+            frontier = {d for s in frontier for d in calls.get(s, ())}
+            out |= {(src, d) for d in frontier if d != src}
+    return out
+
+
 def _words(text: str, services: set[str]) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in services}
 
@@ -90,21 +120,27 @@ class AlertCorrelator:
     max_open_s: int = 3600  # an alert firing longer than this no longer holds its incident open
     max_hops: int = 2
     text_similarity: float = 0.5
+    cause_lag_s: int = 300  # a callee's alert this soon after its incident opened may be its cause
+    half_life_s: int = 900  # a relation to an alert this old counts half
 
     def group(self, alerts: Iterable[AlertLike]) -> list[Incident]:
         dist = hop_distances(self.calls, self.max_hops)
+        upstream = callers_within(self.calls, self.max_hops)
         services = {s for pair in dist for s in pair} | set(self.calls)
         incidents: list[Incident] = []
-        for alert in sorted(alerts, key=lambda a: (a.starts_at, a.service, a.name)):
+        height = call_heights(self.calls)  # alerts starting together: callees first
+        for alert in sorted(alerts, key=lambda a: (a.starts_at, height.get(a.service, 0),
+                                                   a.service, a.name)):
             best: tuple[float, Incident, str] | None = None
             for inc in incidents:
-                refire = self._refire(alert, inc)
-                if refire:
-                    best = (10.0, inc, refire)
-                    break
-                if not self._open(inc, alert.starts_at):
+                refire, since_end = self._refire(alert, inc)
+                if refire:  # even once closed; fades with the time since it resolved
+                    strength = 3.5 * 0.5 ** (since_end / self.half_life_s)
+                    if best is None or strength > best[0]:
+                        best = (strength, inc, refire)
+                if not self._open(inc, alert.starts_at, alert.service):
                     continue
-                strength, why = self._relation(alert, inc, dist, services)
+                strength, why = self._relation(alert, inc, dist, services, upstream)
                 if strength > 0 and (best is None or strength > best[0]):
                     best = (strength, inc, why)
             if best is None:
@@ -119,9 +155,10 @@ class AlertCorrelator:
             inc.last_activity = max(inc.last_activity, alert.starts_at)
         return incidents
 
-    def _open(self, inc: Incident, t: int) -> bool:
-        """Open at `t`: an alert started within `gap_s`, ended within `gap_s`, or fires and
-        started within `max_open_s` (only what is known at `t` counts)."""
+    def _open(self, inc: Incident, t: int, service: str) -> bool:
+        """Open at `t` (to an alert on `service`): an alert started within `gap_s`, ended within
+        `gap_s`, or fires and started within `max_open_s` or is on `service` (only what is known
+        at `t` counts)."""
         for a in inc.alerts:
             age = t - a.starts_at
             if age <= self.gap_s:
@@ -129,44 +166,63 @@ class AlertCorrelator:
             if a.ends_at is not None and a.ends_at <= t:
                 if t - a.ends_at <= self.gap_s:
                     return True
-            elif age <= self.max_open_s:
+            elif age <= self.max_open_s or a.service == service:
                 return True
         return False
 
-    def _refire(self, alert: AlertLike, inc: Incident) -> str:
-        """The same alert on the same service firing again within `refire_s` of its last end."""
-        for a in inc.alerts:
+    def _refire(self, alert: AlertLike, inc: Incident) -> tuple[str, int]:
+        """The same alert on the same service firing again within `refire_s` of its last end:
+        the reason and the seconds since that end ("" when it is not)."""
+        for a in reversed(inc.alerts):
             if (a.name == alert.name and a.service == alert.service and a.ends_at is not None
                     and 0 <= alert.starts_at - a.ends_at <= self.refire_s):
-                minutes = (alert.starts_at - a.ends_at) / 60.0
-                return f"{a.name} on {a.service} firing again {minutes:.0f} min after it resolved"
-        return ""
+                since = alert.starts_at - a.ends_at
+                return (f"{a.name} on {a.service} firing again {since / 60:.0f} min after it "
+                        f"resolved"), since
+        return "", 0
 
     def _relation(self, alert: AlertLike, inc: Incident, dist: dict[tuple[str, str], int],
-                  services: set[str]) -> tuple[float, str]:
+                  services: set[str], upstream: set[tuple[str, str]]) -> tuple[float, str]:
+        """How strongly `alert` belongs with `inc` (0: not at all) and why. The service graph
+        counts when the alert's service is, or calls, a service alerting in `inc` (symptoms
+        spread to callers), or is otherwise near it while `inc` is younger than `cause_lag_s`
+        (the cause's own alert may wait out a longer `for` than its symptoms'); text likeness
+        adds to it, and both fade with the time since the related alert started (half-life
+        `half_life_s`)."""
         best, why = 0.0, ""
         words = _words(alert.summary, services)
         for other in inc.alerts:
-            minutes = abs(alert.starts_at - other.starts_at) / 60.0
+            lag = alert.starts_at - other.starts_at
+            minutes = abs(lag) / 60.0
             when = f"{minutes:.0f} min apart"
-            hops = dist.get((alert.service, other.service))
-            if alert.service == other.service:
-                hops = 0
-            if hops is not None:
-                strength = 3.0 - hops
+            hops = 0 if alert.service == other.service else dist.get((alert.service,
+                                                                       other.service))
+            strength, reason = 0.0, ""
+            young = alert.starts_at - inc.start <= self.cause_lag_s
+            if hops is not None and (hops == 0 or (alert.service, other.service) in upstream
+                                     or young):
+                strength = 2.5 if hops == 0 else 3.0 - hops
                 text = ("same service as" if hops == 0 else
                         f"{hops} call{'s' if hops > 1 else ''} from")
                 reason = f"{text} {other.name} on {other.service}, {when}"
-                if strength > best:
-                    best, why = strength, reason
+                if hops == 0 and minutes > self.max_open_s / 60 and (
+                        other.ends_at is None or other.ends_at > alert.starts_at):
+                    reason = (f"same service as {other.name} on {other.service}, "
+                              f"firing since {minutes:.0f} min before")
             other_words = _words(other.summary, services)
             union = words | other_words
             jaccard = len(words & other_words) / len(union) if union else 0.0
-            if jaccard >= self.text_similarity:
-                strength = 0.5 + jaccard
-                if strength > best:
-                    best, why = strength, (f"summary like {other.name} on {other.service} "
-                                           f"(word overlap {jaccard:.2f}), {when}")
+            # Alike text (one rule's summary on two services) adds to a graph relation; alone
+            # it relates alerts only when the graph does not know one of the services.
+            unknown = alert.service not in services or other.service not in services
+            if jaccard >= self.text_similarity and (strength > 0 or unknown):
+                like = (f"summary like {other.name} on {other.service} "
+                        f"(word overlap {jaccard:.2f})")
+                strength += 0.5 * jaccard if strength > 0 else 0.5 + jaccard
+                reason = f"{reason}; {like}" if reason else f"{like}, {when}"
+            strength *= 0.5 ** (max(lag, 0) / self.half_life_s)
+            if strength > best:
+                best, why = strength, reason
         return best, why
 
 

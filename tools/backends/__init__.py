@@ -67,6 +67,7 @@ class FiringAlert:
     starts_at: int
     summary: str
     labels: dict[str, str] = field(default_factory=dict)
+    ends_at: int | None = None  # firing: not ended (alert correlation reads it)
 
 
 class MetricsBackend(Protocol):

@@ -2,6 +2,12 @@
 
 A rule fires once its condition has held for its `for` duration and resolves at the first sample
 where it no longer holds; gaps of up to a minute do not resolve it (keep_firing_for).
+
+The rule set is shaped like a real shop's: cause-based thresholds (errors, latency, saturation,
+certificates, OOM kills, as in kube-prometheus) beside symptom-based SLO alerts (the SRE
+workbook's multiwindow, multi-burn-rate error-budget alerts on a 99.5 % availability SLO), with
+a warning and a critical level where real rule sets have both. So one fault fires the handful of
+related alerts an on-call engineer really gets, which is what alert correlation has to group.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ if TYPE_CHECKING:
     from tools.sandbox.simulator import Sandbox
 
 KEEP_FIRING_S = 60
+SLO_AVAILABILITY = 99.5  # per cent; the error budget is the rest
+OOM_ALERT_S = 600  # an OOM kill is reported for 10 minutes, like increase(...[10m]) > 0
 
 Condition = Callable[[dict[str, np.ndarray], dict[str, np.ndarray], ServiceSpec],
                      np.ndarray | None]
@@ -31,6 +39,38 @@ class Rule:
     for_s: int
     summary: str  # formatted with service=
     condition: Condition  # (values, normal clean values, spec) -> bool per step, None: n/a
+
+
+def trailing_mean(x: np.ndarray, n: int) -> np.ndarray:
+    """Mean of the last `n` samples at each step (fewer at the start), like avg_over_time."""
+    c = np.concatenate(([0.0], np.cumsum(x, dtype=float)))
+    idx = np.arange(1, len(x) + 1)
+    lo = np.maximum(idx - n, 0)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def burn(v: dict[str, np.ndarray], long_s: int, short_s: int, factor: float) -> np.ndarray:
+    """The multiwindow burn-rate condition: the error ratio over both windows (requests
+    weighted, as sum(rate(errors)) / sum(rate(requests))) above `factor` x the error budget."""
+    step = int(v["_step"][0])
+    errors, requests = v["error_rate"] * v["request_rate"], v["request_rate"]
+    limit = factor * (100.0 - SLO_AVAILABILITY)
+    out = np.ones(len(errors), dtype=bool)
+    for window in (long_s, short_s):
+        n = max(1, window // step)
+        ratio = trailing_mean(errors, n) / np.maximum(trailing_mean(requests, n), 1e-9)
+        out &= ratio > limit
+    return out
+
+
+def oom_killed(v: dict[str, np.ndarray], spec: ServiceSpec) -> np.ndarray:
+    """True for `OOM_ALERT_S` after memory fell from above 90 % of the limit to under 60 %:
+    the container was killed and restarted (what a restart counter's increase shows)."""
+    mem, limit = v["memory"], spec.memory_limit_mb
+    killed = np.zeros(len(mem), dtype=bool)
+    killed[1:] = (mem[:-1] > 0.9 * limit) & (mem[1:] < 0.6 * limit)
+    hold = max(1, OOM_ALERT_S // int(v["_step"][0]))
+    return trailing_mean(killed.astype(float), hold) > 0
 
 
 RULES: tuple[Rule, ...] = (
@@ -58,6 +98,21 @@ RULES: tuple[Rule, ...] = (
     Rule("ServiceDown", "critical", "request_rate", 60,
          "{service}: not serving requests for 1 minute",
          lambda v, n, s: v["request_rate"] < 0.05 * n["request_rate"]),
+    Rule("ErrorBudgetBurnFast", "critical", "error_rate", 120,
+         "{service}: burning its 99.5 % availability error budget 14x too fast (1 h and 5 min)",
+         lambda v, n, s: burn(v, 3600, 300, 14.4)),
+    Rule("ErrorBudgetBurnSlow", "warning", "error_rate", 900,
+         "{service}: burning its 99.5 % availability error budget 6x too fast (6 h and 30 min)",
+         lambda v, n, s: burn(v, 6 * 3600, 1800, 6.0)),
+    Rule("HighLatencyP95", "warning", "latency_p95", 300,
+         "{service}: p95 latency above 1.5x its normal for 5 minutes",
+         lambda v, n, s: v["latency_p95"] > 1.5 * n["latency_p95"]),
+    Rule("CertificateExpired", "critical", "cert_expiry", 0,
+         "{service}: TLS certificate has expired",
+         lambda v, n, s: v["cert_expiry"] <= 0.0),
+    Rule("ContainerOOMKilled", "warning", "memory", 0,
+         "{service}: container restarted after running out of memory in the last 10 minutes",
+         lambda v, n, s: oom_killed(v, s)),
 )
 
 
@@ -89,6 +144,7 @@ def evaluate(sandbox: Sandbox) -> list[Alert]:
         spec = sandbox.topology.services[service]
         values = {m: sandbox.series(service, m, sandbox.start, sandbox.end)[1]
                   for m in sandbox.metric_names(service)}
+        values["_step"] = np.array([sandbox.step])
         normal = sandbox.normal.values[service]
         for rule in RULES:
             cond = rule.condition(values, normal, spec)
