@@ -41,6 +41,7 @@ bench: setup
 	$(PY) -m evals.bench_anomaly
 	$(PY) -m evals.bench_logtemplates
 	$(PY) -m evals.bench_correlation
+	$(PY) -m evals.bench_forecast
 	$(PY) -m evals.bench_rca
 	$(PY) -m evals.bench_runbooks
 	$(PY) -m evals.bench_llm

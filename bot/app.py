@@ -21,6 +21,7 @@ from tools.anomaly.robust import RobustConfig
 from tools.backends.sandbox import SandboxBackend
 from tools.backends.selection import Backends, configured_seams, select_backends, uses_sandbox
 from tools.base import ToolRegistry
+from tools.capacity import ForecastCapacity
 from tools.events import FiringAlerts, RecentChanges
 from tools.incident import IncidentContext
 from tools.knowledge import SearchIncidents, SuggestRunbooks
@@ -64,6 +65,7 @@ def build_registry(backend: Backends, kb: KnowledgeBase | None = None,
     registry.register(SearchLogs(backend.logs, backend.services()))
     registry.register(RecentChanges(backend.changes_source))
     registry.register(FiringAlerts(backend.alerts, backend.topology))
+    registry.register(ForecastCapacity(backend.metrics, backend))
     registry.register(SearchTraces(backend.traces))
     registry.register(IncidentContext(backend.metrics, backend, backend.logs,
                                       backend.changes_source, backend.alerts))

@@ -38,6 +38,10 @@ MISSING_CAPABILITY = {
     "oncall": "No on-call schedule is configured yet, so I cannot tell who is on call.",
 }
 
+CAPACITY_METRICS = ("disk", "memory", "connections")  # tools/capacity.py forecasts these
+FORECAST_WORDS = re.compile(r"\b(fill(s|ing)? up|run(s|ning)? out|when will|how long (until|"
+                            r"before|till)|saturat\w*|capacity|forecast|exhaust\w*|headroom)\b",
+                            re.IGNORECASE)
 CHANGES_LOOKBACK_S = 3 * 3600  # deploys up to 3 h before the window can explain it
 CHANGES_DEFAULT_S = 24 * 3600  # "what changed?" with no window: the last day
 INCIDENT_WINDOW_S = 3600  # "what changed?" also asks whether anything is broken in the last hour
@@ -108,6 +112,12 @@ def make_plan(
         plan.scope = targets
         plan.calls.append(ToolCall("query_metrics", {"services": targets, "metrics": metrics,
                                                      "start": start, "end": end}))
+        resources = [m for m in metrics if m in CAPACITY_METRICS]
+        if "forecast_capacity" in available_tools and (
+                resources or (FORECAST_WORDS.search(question) and not metrics)):
+            # "Will the disk fill up?": when, at this rate, with a band.
+            plan.calls.append(ToolCall("forecast_capacity", {
+                "services": services, "metrics": resources, "start": start, "end": end}))
     elif intent == "logs":
         plan.scope = services or topology.services()
         args: dict[str, Any] = {"services": services, "start": start, "end": end}

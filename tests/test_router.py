@@ -165,4 +165,6 @@ def test_warm_routing_is_fast(router: Router) -> None:
         started = time.perf_counter()
         router.route(q, NOW)
         timings.append(time.perf_counter() - started)
-    assert sorted(timings)[len(timings) // 2] < 0.030
+    # A guard against re-training or re-embedding the examples per question (seconds), not a
+    # benchmark: the machine is shared. The speed is measured by `python -m evals.bench_latency`.
+    assert sorted(timings)[len(timings) // 2] < 0.5

@@ -47,6 +47,12 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "memory": 'sum(container_memory_working_set_bytes{{{label}="{service}"}}) / 1048576',
 }
 
+# A metric's limit, for capacity forecasts (disk is a share of its volume: always 100 %).
+DEFAULT_CAPACITY: dict[str, str] = {
+    "memory": ('sum(kube_pod_container_resource_limits{{{label}="{service}",resource="memory"}})'
+               ' / 1048576'),
+}
+
 log = logging.getLogger(__name__)
 _SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{")
 
@@ -60,11 +66,29 @@ class TemplateFile:
     templates: dict[str, str]
     service_label: str | None = None
     rate_window: str | None = None
+    capacity: dict[str, str] = field(default_factory=dict)
+
+
+def _promql_mapping(raw: object, path: Path, key: str, known: list[str]) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise TemplateFileError(f"PromQL templates file {path}: '{key}' must map metric names "
+                                "to PromQL")
+    out: dict[str, str] = {}
+    for name, promql in raw.items():
+        if name not in known:
+            raise TemplateFileError(f"PromQL templates file {path}: unknown metric {name!r} in "
+                                    f"'{key}'; known: {', '.join(known)}")
+        if not isinstance(promql, str) or not promql.strip():
+            raise TemplateFileError(f"PromQL templates file {path}: {name} must be a PromQL "
+                                    "string")
+        out[str(name)] = promql.strip()
+    return out
 
 
 def load_templates(path: Path, known_metrics: list[str]) -> TemplateFile:
-    """Read a team's PromQL mapping: `templates: {metric: promql}` plus optional `service_label`
-    and `rate_window`. Its templates replace the defaults of the same name."""
+    """Read a team's PromQL mapping: `templates: {metric: promql}` plus optional `service_label`,
+    `rate_window` and `capacity: {metric: promql}` (the metric's limit, for capacity forecasts).
+    Its templates replace the defaults of the same name."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -75,18 +99,11 @@ def load_templates(path: Path, known_metrics: list[str]) -> TemplateFile:
     if not isinstance(raw, dict) or not isinstance(raw.get("templates"), dict):
         raise TemplateFileError(f"PromQL templates file {path}: expected a mapping with a "
                                 "'templates' mapping of metric name to PromQL")
-    templates: dict[str, str] = {}
-    for name, promql in raw["templates"].items():
-        if name not in known_metrics:
-            raise TemplateFileError(f"PromQL templates file {path}: unknown metric {name!r}; "
-                                    f"known: {', '.join(known_metrics)}")
-        if not isinstance(promql, str) or not promql.strip():
-            raise TemplateFileError(f"PromQL templates file {path}: {name} must be a PromQL "
-                                    "string")
-        templates[str(name)] = promql.strip()
+    templates = _promql_mapping(raw["templates"], path, "templates", known_metrics)
+    capacity = _promql_mapping(raw.get("capacity") or {}, path, "capacity", known_metrics)
     label, window = raw.get("service_label"), raw.get("rate_window")
     return TemplateFile(templates, str(label) if label else None,
-                        str(window) if window else None)
+                        str(window) if window else None, capacity)
 
 
 def fill(template: str, service: str, label: str, window: str) -> str:
@@ -121,6 +138,7 @@ class PrometheusBackend:
     backoff_s: float = 0.2
     discover_metrics: bool = False  # offer only templates whose metrics exist for the service
     source: str = "prometheus"
+    capacity_templates: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -159,6 +177,23 @@ class PrometheusBackend:
                       graph_link(self.base_url, query, start, end), warnings)
 
     # -- discovery
+    def capacity(self, service: str, metric: str, at: int) -> float | None:
+        """The metric's limit at `at` (its last value in the 10 minutes before), None when no
+        capacity query is configured for it or Prometheus has no such series."""
+        if metric == "disk":
+            return 100.0
+        template = self.capacity_templates.get(metric)
+        if template is None:
+            return None
+        query = fill(template, service, self.service_label, self.rate_window)
+        data = self._get("/api/v1/query_range",
+                         {"query": query, "start": at - 600, "end": at, "step": self.step_s}, [])
+        if not isinstance(data, dict) or data.get("resultType") != "matrix":
+            raise self._malformed("query_range did not return a matrix")
+        _, vs = self._merge(data.get("result"))
+        ok = vs[np.isfinite(vs)]
+        return float(ok[-1]) if ok.size and ok[-1] > 0 else None
+
     def labels(self) -> list[str]:
         """Every label name (`/api/v1/labels`)."""
         return self._strings(self._get("/api/v1/labels", {}), "label names")

@@ -39,6 +39,17 @@ class SandboxBackend:
         )
         return Series(service, metric, np.asarray(ts), np.asarray(vs, dtype=float), query)
 
+    def capacity(self, service: str, metric: str, at: int) -> float | None:
+        """The limit a resource metric saturates at: the spec's memory limit and pool size."""
+        spec = self.sandbox.topology.services[service]
+        if metric == "disk":
+            return 100.0
+        if metric == "memory":
+            return float(spec.memory_limit_mb)
+        if metric == "connections" and spec.pool_size > 0:
+            return float(spec.pool_size)
+        return None
+
     # -- logs
     def search(
         self,

@@ -110,6 +110,14 @@ class Backends:
     def range_query(self, service: str, metric: str, start: int, end: int) -> Series:
         return self.metrics.range_query(service, metric, start, end)
 
+    def capacity(self, service: str, metric: str, at: int) -> float | None:
+        """The metric's limit, from a metrics backend that knows limits (else disk's 100 %)."""
+        known = getattr(self.metrics, "capacity", None)
+        if known is not None:
+            limit: float | None = known(service, metric, at)
+            return limit
+        return 100.0 if metric == "disk" else None
+
     def search(self, services: list[str], start: int, end: int, level: str | None = None,
                contains: str | None = None, limit: int = 5000) -> LogQueryResult:
         return self.logs.search(services, start, end, level, contains, limit)

@@ -23,7 +23,12 @@ from tools.backends import AlertsBackend, ChangesBackend, LogsBackend, MetricsBa
 from tools.backends.alertmanager import AlertmanagerBackend, CombinedAlerts, PrometheusAlertsBackend
 from tools.backends.jaeger import JaegerBackend
 from tools.backends.loki import LokiBackend
-from tools.backends.prometheus import DEFAULT_TEMPLATES, PrometheusBackend, load_templates
+from tools.backends.prometheus import (
+    DEFAULT_CAPACITY,
+    DEFAULT_TEMPLATES,
+    PrometheusBackend,
+    load_templates,
+)
 from tools.backends.sandbox import SandboxBackend
 from tools.backends.seams import HINTS, Backends, NotConfigured, Unconfigured
 from tools.backends.tempo import TempoBackend
@@ -93,15 +98,17 @@ def select_backends(settings: Settings, sandbox: SandboxBackend | None = None,
     metrics: MetricsBackend
     prometheus = None
     if p.url:
-        templates = dict(DEFAULT_TEMPLATES)
+        templates, capacity = dict(DEFAULT_TEMPLATES), dict(DEFAULT_CAPACITY)
         label, window = p.service_label, p.rate_window
         if p.templates_file is not None:
             team = load_templates(p.templates_file.expanduser(), list(METRICS))
             templates.update(team.templates)
+            capacity.update(team.capacity)
             label, window = team.service_label or label, team.rate_window or window
         prometheus = PrometheusBackend(
             str(p.url), http_client(p.timeout_s, p.bearer_token, transport), templates, label,
-            window, p.step_s, p.timeout_s, p.retries, discover_metrics=p.discover_metrics)
+            window, p.step_s, p.timeout_s, p.retries, discover_metrics=p.discover_metrics,
+            capacity_templates=capacity)
         metrics = prometheus
     else:
         metrics = fallback("metrics")
