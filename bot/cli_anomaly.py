@@ -75,18 +75,13 @@ def score(
 ) -> None:
     """Add anomaly_score in [0, 1] (0.5 = the calibrated threshold) to each row, causally."""
     with user_errors(), _model_errors():
-        import dataclasses
-
-        from tools.anomaly.robust import score_series
-        from tools.anomaly.series_io import check_scores, config_for, read_series, write_scores
+        from tools.anomaly.series_io import read_series, score_table, write_scores
 
         if min_change < 0 or not 0 <= min_rel_change < 10:
             raise UsageError("--min-change must be >= 0 and --min-rel-change in [0, 10)")
         with input_csv.open(encoding="utf-8", newline="") as fh:
             table = read_series(fh, str(input_csv))
-        config = dataclasses.replace(config_for(table.timestamps), rel_floor=min_rel_change)
-        result = score_series(table.values, config, min_change, table.timestamps)
-        scores = check_scores(result.score)
+        scores = score_table(table, min_change, min_rel_change)
         _write_atomic(output, lambda fh: write_scores(fh, table, scores.tolist()))
         flagged = int((scores >= 0.5).sum())
         note = f", {table.missing} missing values scored 0" if table.missing else ""
@@ -108,10 +103,12 @@ def _log_lines(fh: IO[bytes]) -> Iterator[str]:
 
 @logs_app.command("templates")
 def templates(
-    input_log: Annotated[Path, typer.Argument(help="one raw log line per line")],
+    input_log: Annotated[Path, typer.Argument(
+        help="one raw log line per line; headers (time, pid, level, component) are recognised")],
     output: OutOpt = None,
     similarity: Annotated[float, typer.Option(
-        help="share of equal tokens for a line to join a template (0.3 to 0.9)")] = 0.5,
+        help="share of a message's tokens equal to a template's for it to join (0.3 to 0.9)")
+    ] = 0.5,
 ) -> None:
     """Write line_id,template_id,template for every line (variable parts as <*>)."""
     with user_errors():
@@ -200,12 +197,29 @@ def model_fit(
                   f"{man.parameters['z_threshold']}); scores: {man.scores}")
 
 
+def _audit(action: str, name: str, aliases: dict[str, Any]) -> None:
+    """Who moved which alias, in the audit log (the refit job audits its own outcomes)."""
+    import getpass
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.audit import AuditLog
+    from bot.settings import load_settings
+
+    try:
+        AuditLog.from_settings(load_settings()).append(f"cli:{getpass.getuser()}", action,
+                                                       name, aliases)
+    except SQLAlchemyError as exc:  # the alias moved already: say so, do not fail the command
+        err.print(f"[yellow]warning:[/yellow] {action} done but not audited: {exc}")
+
+
 @model_app.command("promote")
 def model_promote(name: NameArg, version: Annotated[str | None, typer.Argument(
         help="version to make current (default: the shadow)")] = None) -> None:
     """Make the shadow (or a named version) current."""
     with user_errors(), _model_errors():
         aliases = _registry().promote(name, version)
+        _audit("model.promote", name, aliases)
         out.print(f"{name}: current is now {aliases['current']}")
 
 
@@ -214,6 +228,7 @@ def model_rollback(name: NameArg) -> None:
     """Make the previous current version current again."""
     with user_errors(), _model_errors():
         aliases = _registry().rollback(name)
+        _audit("model.rollback", name, aliases)
         out.print(f"{name}: rolled back, current is now {aliases['current']}")
 
 
@@ -236,6 +251,7 @@ def model_shadow(
 
 def mount_anomaly_cli(app: typer.Typer) -> None:
     """`anomaly ...`, `logs ...` and `model ...` on the main command."""
+    import bot.cli_model  # noqa: F401  (registers model shadow-report, refit, refit-loop)
     app.add_typer(anomaly_app, name="anomaly")
     app.add_typer(logs_app, name="logs")
     app.add_typer(model_app, name="model")

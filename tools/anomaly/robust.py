@@ -37,6 +37,8 @@ class RobustConfig:
     rel_floor: float = 0.0  # a change smaller than this share of the level is never anomalous
     sigma_rel_floor: float = 0.002  # spread is at least this share of |level| (constant series)
     relearn_share: float = 0.8  # more of the window than this anomalous: accept the new level
+    relearn_after: int = 0  # > 0: this many anomalous samples in a row start a new baseline
+    min_hop: int = 1  # `config_for`: the baseline is recomputed at most every this many samples
     trend: bool = True
     season: float = 0  # cycle length in timestamp units (samples without timestamps), 0: off
     season_buckets: int = 96  # phases per cycle (15-minute buckets of a day)
@@ -72,18 +74,20 @@ class RobustScores:
 
 
 def _take(sorted_rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    return np.take_along_axis(sorted_rows, idx[:, None], axis=1)[:, 0]
+    return sorted_rows[np.arange(len(idx)), idx]
 
 
 def nan_median_rows(a: np.ndarray) -> np.ndarray:
     """Median of each row ignoring NaN (NaN for an all-NaN row); faster than np.nanmedian."""
-    if a.shape[1] == 0:
+    width = a.shape[1]
+    if width == 0:
         return np.full(a.shape[0], np.nan)
     s = np.sort(a, axis=1)  # NaN sorts last
-    n = a.shape[1] - np.isnan(s).sum(axis=1)
+    if not np.isnan(s[:, -1]).any():  # no NaN at all: the middle column(s)
+        return 0.5 * (s[:, (width - 1) // 2] + s[:, width // 2])
+    n = width - np.isnan(s).sum(axis=1)
     lo = np.maximum((n - 1) // 2, 0)
-    hi = np.maximum(n // 2, 0)
-    hi = np.minimum(hi, a.shape[1] - 1)
+    hi = np.minimum(np.maximum(n // 2, 0), width - 1)
     med = 0.5 * (_take(s, lo) + _take(s, hi))
     med[n == 0] = np.nan
     return med
@@ -94,14 +98,18 @@ def _spread(hist: np.ndarray, level: np.ndarray) -> np.ndarray:
     absolute deviation x 1.2533 instead, so a few distinct values still give a spread."""
     dev = np.abs(hist - level[:, None])
     mad = nan_median_rows(dev)
+    if dev.shape[1] == 0 or np.all(mad > 0):
+        return 1.4826 * mad
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_ad = np.nanmean(dev, axis=1) if dev.shape[1] else np.zeros(len(level))
-    return np.where(mad > 0, 1.4826 * mad, 1.2533 * np.nan_to_num(mean_ad))
+        ok = ~np.isnan(dev)
+        mean_ad = np.where(ok, dev, 0.0).sum(axis=1) / np.maximum(ok.sum(axis=1), 1)
+    return np.where(mad > 0, 1.4826 * mad, 1.2533 * mean_ad)
 
 
 class _Season:
     """Per-phase means of the samples of each complete cycle, each cycle centred on its
-    own median; the profile is the median of the last cycles' shapes. Phases come from the
+    own median and its trend ramp (from the last cycle's level) taken out; the profile is the
+    median of the last cycles' shapes. Phases come from the
     timestamps, so irregular sampling and dropped samples keep their place in the cycle."""
 
     def __init__(self, n: int, period: float, cfg: RobustConfig) -> None:
@@ -113,6 +121,8 @@ class _Season:
         self.cycle: int | None = None
         self.shapes: list[np.ndarray] = []
         self.profile: np.ndarray | None = None  # (n, buckets)
+        self.last_level: np.ndarray | None = None  # the level of the last whole cycle
+        self.last_cycle: int | None = None
 
     def bucket(self, ts: np.ndarray) -> np.ndarray:
         phase = np.mod(ts, self.period) / self.period
@@ -120,13 +130,19 @@ class _Season:
 
     def add_block(self, ts: np.ndarray, normal: np.ndarray) -> None:
         """Add a block's samples (NaN where missing); a new cycle closes the last."""
-        cycle = int(ts[0] // self.period)
+        cycles = (ts // self.period).astype(np.int64)
+        if cycles[0] != cycles[-1]:  # the block crosses a cycle boundary: each part in its own
+            cut = int(np.searchsorted(cycles, cycles[-1]))
+            self.add_block(ts[:cut], normal[:, :cut])
+            self.add_block(ts[cut:], normal[:, cut:])
+            return
+        cycle = int(cycles[0])
         if self.cycle is not None and cycle != self.cycle:
             self._close()
         self.cycle = cycle
         ok = ~np.isnan(normal)
         idx = self.bucket(ts)
-        for j in np.unique(idx):
+        for j in (idx[:1] if idx[0] == idx[-1] and np.all(idx == idx[0]) else np.unique(idx)):
             cols = idx == j
             self.sums[:, j] += np.where(ok[:, cols], normal[:, cols], 0.0).sum(axis=1)
             self.counts[:, j] += ok[:, cols].sum(axis=1)
@@ -136,7 +152,17 @@ class _Season:
             cells = np.where(self.counts > 0, self.sums / self.counts, np.nan)
         filled = (self.counts > 0).mean()
         if filled >= 0.8:  # a partial first or last cycle says little about the shape
-            shape = cells - nan_median_rows(cells)[:, None]
+            level = nan_median_rows(cells)
+            shape = cells - level[:, None]
+            after_last = (self.cycle is not None and self.last_cycle is not None
+                          and self.last_cycle == self.cycle - 1)
+            if self.last_level is not None and after_last:
+                # A trend moves each cycle's level: take its ramp out of the shape, or the
+                # profile becomes a saw-tooth that steps at every cycle boundary.
+                ramp = (level - self.last_level) / self.buckets
+                shape -= np.nan_to_num(ramp)[:, None] * (np.arange(self.buckets)
+                                                         - (self.buckets - 1) / 2)[None, :]
+            self.last_level, self.last_cycle = level, self.cycle
             self.shapes = [*self.shapes, shape][-self.cfg.season_max_cycles:]
         if len(self.shapes) >= self.cfg.season_min_cycles:
             stack = np.stack(self.shapes, axis=2)  # (n, buckets, cycles)
@@ -176,6 +202,12 @@ def _trend_level(hist: np.ndarray, level: np.ndarray, spread: np.ndarray,
     return base[:, None] + slope[:, None] * (ahead + offsets[None, :])
 
 
+def _trailing_run(flags: np.ndarray) -> np.ndarray:
+    """Per row: how many of the last columns are all True."""
+    clear = ~flags[:, ::-1]
+    return np.where(clear.any(axis=1), clear.argmax(axis=1), flags.shape[1])
+
+
 def score_series(values: np.ndarray, config: RobustConfig | None = None,
                  min_change: np.ndarray | float = 0.0,
                  timestamps: np.ndarray | None = None) -> RobustScores:
@@ -205,6 +237,7 @@ def score_series(values: np.ndarray, config: RobustConfig | None = None,
     season = _Season(n, float(cfg.season), cfg) if cfg.season > 0 else None
     s_up = np.zeros(n)
     s_down = np.zeros(n)
+    regime = np.zeros(n, dtype=int)  # first sample of each row's current regime
     for s in range(0, t_len, hop):
         e = min(s + hop, t_len)
         lo = max(0, s - cfg.window)
@@ -216,6 +249,18 @@ def score_series(values: np.ndarray, config: RobustConfig | None = None,
                 shape_hist = season.shape_at(ts[lo:s]) if season else None
                 assert shape_hist is not None
                 hist -= shape_hist
+            if cfg.relearn_after > 0:
+                # The series moved and stayed there for `relearn_after` samples: a new regime,
+                # not a long anomaly. Its samples become normal and the baseline starts there.
+                run = _trailing_run(flagged[:, lo:s])
+                moved = run >= cfg.relearn_after
+                if moved.any():
+                    regime = np.where(moved, s - run, regime)
+                    for i in np.flatnonzero(moved):
+                        flagged[i, regime[i]:s] = False
+                    s_up = np.where(moved, 0.0, s_up)
+                    s_down = np.where(moved, 0.0, s_down)
+                hist[np.arange(lo, s)[None, :] < regime[:, None]] = np.nan
             masked = np.where(flagged[:, lo:s], np.nan, hist)
             valid = (~np.isnan(masked)).sum(axis=1)
             relearn = valid < (1.0 - cfg.relearn_share) * (~np.isnan(hist)).sum(axis=1)
@@ -233,7 +278,7 @@ def score_series(values: np.ndarray, config: RobustConfig | None = None,
             lvl = np.full(cur.shape, np.nan)
         if shape_cur is not None:
             lvl = lvl + shape_cur
-        abs_level = np.abs(np.nan_to_num(level))
+        abs_level = np.where(np.isnan(level), 0.0, np.abs(level))
         sigma = np.maximum(spread, cfg.sigma_rel_floor * abs_level)
         thr = np.maximum.reduce([cfg.z_threshold * sigma, floor, cfg.rel_floor * abs_level,
                                  np.full(n, 1e-12)])

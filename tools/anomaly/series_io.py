@@ -22,6 +22,11 @@ from tools.anomaly.robust import RobustConfig
 
 MISSING = {"", "nan", "NaN", "NAN", "null", "NULL", "None", "NA"}
 HOUR_S, DAY_S = 3600, 86400
+INDEX_WINDOW = 96  # baseline samples when timestamps only count samples
+RELEARN_AFTER = 12  # the command line: 12 anomalous samples in a row start a new baseline
+
+
+CLI_CONFIG = RobustConfig(relearn_after=RELEARN_AFTER, min_hop=4)
 
 
 class SeriesError(ValueError):
@@ -61,6 +66,8 @@ def read_series(handle: TextIO, name: str = "input") -> SeriesTable:
         if header is None:
             raise SeriesError(f"{name} is empty: expected a header line 'timestamp,value'")
         cols = [h.strip().lower() for h in header]
+        if "timestamp" not in cols and "timestamps" in cols:  # Yahoo S5 A3/A4 spell it so
+            cols[cols.index("timestamps")] = "timestamp"
         missing_cols = [c for c in ("timestamp", "value") if c not in cols]
         if missing_cols:
             raise SeriesError(f"{name}: no {' or '.join(missing_cols)} column in the header "
@@ -105,20 +112,46 @@ def read_series(handle: TextIO, name: str = "input") -> SeriesTable:
     return SeriesTable(header, rows, np.array(stamps), vs, int(np.isnan(vs).sum()))
 
 
+def is_index(timestamps: np.ndarray) -> bool:
+    """Timestamps that count samples (1, 2, 3, ...) rather than seconds: a step of 1 and values
+    before 1973, as in Yahoo S5's A1/A2 files. They carry no clock, so no daily profile."""
+    if len(timestamps) < 2:
+        return False
+    return bool(np.median(np.diff(timestamps)) == 1 and timestamps[-1] < 1e8)
+
+
 def config_for(timestamps: np.ndarray, base: RobustConfig | None = None) -> RobustConfig:
     """Windows in samples from the median sampling interval: a one-hour baseline (30 to 2,000
-    samples), refreshed every twelfth of it, and a daily profile once two days are there."""
+    samples), refreshed every twelfth of it, and a daily profile once two days are there (one
+    bucket per sample at most). Sample-index timestamps: a 96-sample baseline, no profile."""
     base = base or RobustConfig()
     if len(timestamps) < 2:
         return base
+    if is_index(timestamps):
+        return dataclasses.replace(base, window=INDEX_WINDOW, hop=INDEX_WINDOW // 12, season=0,
+                                   min_history=min(base.min_history, INDEX_WINDOW // 2))
     step = float(np.median(np.diff(timestamps)))
     step = step if step > 0 else 1.0
     window = int(min(2000, max(30, round(HOUR_S / step))))
-    hop = max(1, window // 12)
+    hop = max(base.min_hop, window // 12)
     span = float(timestamps[-1] - timestamps[0])
     season = DAY_S if span >= 2 * DAY_S and DAY_S / step >= 2 * hop else 0
+    buckets = int(min(base.season_buckets, max(4, round(DAY_S / step))))
     return dataclasses.replace(base, window=window, hop=hop, season=season,
+                               season_buckets=buckets,
                                min_history=min(base.min_history, window // 2))
+
+
+def score_table(table: SeriesTable, min_change: float = 0.0,
+                min_rel_change: float = 0.0) -> np.ndarray:
+    """The `anomaly score` command's scores for a read table: checked, in [0, 1]."""
+    from tools.anomaly.adaptive import score_adaptive
+
+    config = dataclasses.replace(config_for(table.timestamps, CLI_CONFIG),
+                                 rel_floor=min_rel_change)
+    scores = score_adaptive(table.timestamps, table.values, config,
+                            clock=not is_index(table.timestamps), min_change=min_change)
+    return check_scores(scores)
 
 
 def write_scores(handle: TextIO, table: SeriesTable, scores: Iterable[float]) -> None:
