@@ -1,13 +1,26 @@
-"""Online log template mining: masking, then a Drain-style parse tree (He et al., ICWS 2017).
+"""Online log template mining: header split, masking, then a Drain-style parse tree.
 
-Each line is masked first: paths and every token holding a digit (numbers, IPs, ports, ids,
-block ids, hex, durations, timestamps, versions) become `<*>`, keeping a `key=` prefix. The
-masked tokens are routed by (token count, first token) to a leaf holding candidate templates;
-the line joins the most similar one (share of positions equal, at least `similarity`), whose
-differing positions become `<*>`, or starts a new template. Identical masked lines are cached.
+Each raw line is split into its header (timestamp, pid, level, node, thread, component:
+`tools.anomaly.logheader`) and its message. In the message, paths, host names and every token
+holding a digit (numbers, IPs, ports, ids, block ids, hex, durations, timestamps, versions)
+become `<*>`, as do every `key=value` value (keeping the `key=` prefix), a unit right after a
+masked number (`1.2 KB`) and month or day names in a date; in the header, every token holding a
+digit. Only the message decides the template, as in Drain (He et al., ICWS 2017):
 
-Defined behaviour for bad lines: a line with NUL bytes or mostly unprintable characters is one
-template `<binary>`; a line longer than `MAX_LINE_CHARS` is mined on its first part only.
+1. a message whose masked tokens were seen before joins the same template (a cache);
+2. else one whose constant tokens (the masked tokens without the `<*>`) were seen before joins
+   that template: variable-length lists (`to delete blk_1 blk_2`) and optional values stay one
+   template;
+3. else it is routed by (token count, first token; `<*>` when the first token is variable or an
+   HTTP method) to a leaf of candidate templates and joins the most similar one (share of
+   positions with the same constant token, at least `similarity`), whose differing positions
+   become `<*>`; or it starts a new template.
+
+The header is kept in the template text, masked, and generalised like the message. Lines equal
+up to their digits (runs shorter than 6 digits or not) reuse the first such line's split and
+masks (`_shapes`). Online: one pass, lines in order, deterministic. Bad lines: a line with NUL
+bytes or mostly unprintable characters is one template `<binary>`; a line longer than
+`MAX_LINE_CHARS` is mined on its first part only.
 """
 
 from __future__ import annotations
@@ -15,34 +28,88 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tools.anomaly.logheader import NAMES, header_length
+
 WILDCARD = "<*>"
 BINARY_TEMPLATE = "<binary>"
 MAX_LINE_CHARS = 4096
 MAX_TOKENS = 128
-_PATH = re.compile(r"(?<![\w.:])/[\w.\-/@~%+]*")
 _DIGIT = re.compile(r"\d").search
+_UNIT = re.compile(r"\(?(?:[KMGTP]i?B|B|ms|us|ns|s|sec|secs|min|mins)\)?[,.;:)]?").fullmatch
+_DOTTED = re.compile(r"\(?[a-z][a-z\-]*(?:\.[a-z\-]+){2,}\)?[,:;)]?").fullmatch
+_KEY = re.compile(r"[A-Za-z_][\w.\-]*").fullmatch
+_METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
 _CACHE_LIMIT = 100_000
+_ZEROS = str.maketrans("123456789\x01", "000000000\x02")  # \x01 then marks long runs only
+_LONG = re.compile(r"0{6,}")
+_SHORT = re.compile(r"0{2,}")
+_CONTEXT = "\x00context"  # never a token: lines are split on whitespace
+_MEMO: dict[str, str] = {}  # token -> its mask on its own (bounded like the line cache)
+
+
+def _mask_one(tok: str) -> str:
+    """A token's mask on its own; `_CONTEXT` when it depends on its neighbours."""
+    if _DIGIT(tok):
+        key, sep, rest = tok.partition("=")
+        if not sep:
+            key, sep, rest = tok.partition(":")
+            if "." in key or ":" in rest:  # host:port, MAC and IPv6 addresses, times
+                sep = ""
+        return key + sep + WILDCARD if sep and key and not _DIGIT(key) else WILDCARD
+    if "/" in tok:
+        key, sep, _ = tok.partition("=")
+        return key + sep + WILDCARD if sep else WILDCARD
+    key, sep, value = tok.partition("=")
+    if sep and value.strip(",;)") and _KEY(key):
+        return key + sep + WILDCARD  # `state=RUNNING`, `user=root`: values of named parameters
+    if tok.count(".") >= 2 and _DOTTED(tok):
+        return WILDCARD  # host names: `(mail.example.net)`, `www.google.com`
+    if len(tok) == 3 and tok.lower() in NAMES or _UNIT(tok):
+        return _CONTEXT
+    return tok
+
+
+def _mask_all(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    memo = _MEMO
+    for i, tok in enumerate(tokens):
+        masked = memo.get(tok)
+        if masked is None:
+            masked = _mask_one(tok)
+            if WILDCARD not in masked:  # numbers, ids and paths are mostly unique: not kept
+                if len(memo) >= _CACHE_LIMIT:
+                    memo.clear()
+                memo[tok] = masked
+        if masked is _CONTEXT:
+            after_var = bool(out) and out[-1] == WILDCARD
+            if len(tok) == 3 and tok.lower() in NAMES:  # `at Fri Jun 17 20:55:07 2005`
+                nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+                var = after_var or bool(_DIGIT(nxt)) or nxt.lower() in NAMES
+            else:
+                var = after_var  # a unit: `1.2 KB`, `35 ms`
+            masked = WILDCARD if var else tok
+        out.append(masked)
+    return out
 
 
 def mask_tokens(line: str) -> list[str]:
     """The line's tokens with variable parts as `<*>` (before the parse tree generalises)."""
-    out = []
-    for tok in line.split():
-        if _DIGIT(tok):
-            key, sep, _ = tok.partition("=")
-            if not sep:
-                key, sep, _ = tok.partition(":")
-            out.append(key + sep + WILDCARD if sep and key and not _DIGIT(key) else WILDCARD)
-        elif "/" in tok:
-            out.append(_PATH.sub(WILDCARD, tok))
-        else:
-            out.append(tok)
-    return out
+    return _mask_all(line.split())
 
 
 def mask(line: str) -> str:
     """Variable parts of a line as `<*>`: paths and every token holding a digit."""
     return " ".join(mask_tokens(line))
+
+
+def split_line(line: str) -> tuple[list[str], list[str]]:
+    """(header tokens, message tokens) of a raw line, both masked."""
+    if "|" in line:
+        line = line.replace("|", " | ")
+    tokens = line.split()[:MAX_TOKENS]
+    cut = header_length(tokens)
+    head = [WILDCARD if _DIGIT(t) else t for t in tokens[:cut]]
+    return head, _mask_all(tokens[cut:])
 
 
 def is_binary(line: str) -> bool:
@@ -58,10 +125,17 @@ class Template:
     id: int
     tokens: list[str]
     count: int = 0
+    head: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
-        return " ".join(self.tokens)
+        return " ".join(self.head + self.tokens)
+
+
+def _route(tokens: list[str]) -> tuple[int, str]:
+    first = tokens[0] if tokens else ""
+    variable = WILDCARD in first or _DIGIT(first) or first.strip('"') in _METHODS
+    return len(tokens), WILDCARD if variable else first
 
 
 @dataclass
@@ -72,6 +146,8 @@ class TemplateMiner:
     templates: list[Template] = field(default_factory=list)
     _leaves: dict[tuple[int, str], list[Template]] = field(default_factory=dict)
     _cache: dict[str, Template] = field(default_factory=dict)
+    _skeletons: dict[str, Template] = field(default_factory=dict)
+    _shapes: dict[str, tuple[Template, list[str]]] = field(default_factory=dict)
     _binary: Template | None = None
 
     def add(self, line: str) -> Template:
@@ -79,42 +155,75 @@ class TemplateMiner:
         line = line.rstrip("\r\n")
         if len(line) > MAX_LINE_CHARS:
             line = line[:MAX_LINE_CHARS]
-        tokens = mask_tokens(line)[:MAX_TOKENS]
-        masked = " ".join(tokens)
-        hit = self._cache.get(masked)
+        # The header split and the masks see digits only as runs shorter than 6 or not: lines
+        # of one shape share them, so most lines skip both (numbers vary, shapes repeat).
+        shape = _SHORT.sub("0", _LONG.sub("\x01", line.translate(_ZEROS)))
+        hit = self._shapes.get(shape)
         if hit is not None:
-            hit.count += 1
-            return hit
-        if is_binary(line):
-            if self._binary is None:
-                self._binary = self._new([BINARY_TEMPLATE])
-            self._binary.count += 1
-            return self._binary
-        first = tokens[0] if tokens else ""
-        key = (len(tokens), WILDCARD if WILDCARD in first else first)
-        leaf = self._leaves.setdefault(key, [])
+            tpl, head = hit
+        else:
+            head, tokens = split_line(line)
+            masked = " ".join(tokens)
+            found = self._cache.get(masked)
+            if found is None:
+                if is_binary(line):
+                    if self._binary is None:
+                        self._binary = self._new([BINARY_TEMPLATE], [])
+                    self._binary.count += 1
+                    return self._binary
+                found = self._match(tokens, head)
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache.clear()
+                    self._skeletons.clear()
+                self._cache[masked] = found
+            tpl = found
+            if len(self._shapes) >= _CACHE_LIMIT:
+                self._shapes.clear()
+            self._shapes[shape] = (tpl, head)
+        if head != tpl.head:
+            tpl.head = _merge(tpl.head, head)
+        tpl.count += 1
+        return tpl
+
+    def _match(self, tokens: list[str], head: list[str]) -> Template:
+        skeleton = " ".join(t for t in tokens if t != WILDCARD)
+        tpl = self._skeletons.get(skeleton) if skeleton else None
+        if tpl is not None:
+            if len(tpl.tokens) == len(tokens):
+                tpl.tokens = _generalise(tpl.tokens, tokens)
+            return tpl
+        leaf = self._leaves.setdefault(_route(tokens), [])
         best, best_sim = None, -1.0
-        for tpl in leaf:
-            same = sum(1 for a, b in zip(tpl.tokens, tokens, strict=True) if a == b)
+        for cand in leaf:
+            same = sum(1 for a, b in zip(cand.tokens, tokens, strict=True)
+                       if a == b and a != WILDCARD)
             sim = same / max(1, len(tokens))
             if sim > best_sim:
-                best, best_sim = tpl, sim
+                best, best_sim = cand, sim
         if best is not None and best_sim >= self.similarity:
-            best.tokens = [a if a == b else WILDCARD
-                           for a, b in zip(best.tokens, tokens, strict=True)]
+            best.tokens = _generalise(best.tokens, tokens)
         else:
-            best = self._new(tokens)
+            best = self._new(tokens, head)
             leaf.append(best)
-        best.count += 1
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[masked] = best
+        if skeleton:
+            self._skeletons[skeleton] = best
         return best
 
-    def _new(self, tokens: list[str]) -> Template:
-        tpl = Template(len(self.templates) + 1, tokens)
+    def _new(self, tokens: list[str], head: list[str]) -> Template:
+        tpl = Template(len(self.templates) + 1, tokens, head=head)
         self.templates.append(tpl)
         return tpl
+
+
+def _generalise(old: list[str], new: list[str]) -> list[str]:
+    return [a if a == b else WILDCARD for a, b in zip(old, new, strict=True)]
+
+
+def _merge(old: list[str], new: list[str]) -> list[str]:
+    """A template's header generalised by another line's: position-wise when they align."""
+    if len(old) != len(new):
+        return [WILDCARD] if old or new else []
+    return _generalise(old, new)
 
 
 def mine(lines: list[str], similarity: float = 0.5) -> tuple[list[int], TemplateMiner]:
