@@ -39,9 +39,12 @@ bench: setup
 	$(PY) -m evals.retrieval_eval
 	$(PY) -m evals.bench_kb
 	$(PY) -m evals.bench_anomaly
+	$(PY) -m evals.bench_anomaly_realworld --files 12
 	$(PY) -m evals.bench_logtemplates
+	$(PY) -m evals.bench_loghub_like
 	$(PY) -m evals.bench_correlation
 	$(PY) -m evals.bench_forecast
+	$(PY) -m evals.bench_shadow
 	$(PY) -m evals.bench_rca
 	$(PY) -m evals.bench_runbooks
 	$(PY) -m evals.bench_llm

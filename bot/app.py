@@ -14,10 +14,12 @@ import httpx
 from bot.copilot import Copilot
 from bot.router import Router
 from bot.settings import Settings, SettingsError
+from bot.state import state_engine
 from knowledge.kb import KnowledgeBase
-from tools.anomaly.models import current_config
+from tools.anomaly.models import current_config, shadow_recorder
 from tools.anomaly.registry import ModelRegistry
 from tools.anomaly.robust import RobustConfig
+from tools.anomaly.shadow import ShadowRecorder
 from tools.backends.sandbox import SandboxBackend
 from tools.backends.selection import Backends, configured_seams, select_backends, uses_sandbox
 from tools.base import ToolRegistry
@@ -56,19 +58,22 @@ class Runtime:
 
 
 def build_registry(backend: Backends, kb: KnowledgeBase | None = None,
-                   detector: RobustConfig | None = None) -> ToolRegistry:
+                   detector: RobustConfig | None = None,
+                   shadow: ShadowRecorder | None = None) -> ToolRegistry:
     """`backend` holds one backend per seam (and answers every protocol itself, delegating);
-    `detector` is the fitted anomaly model's configuration, when one is current."""
+    `detector` is the fitted anomaly model's configuration, when one is current; `shadow` the
+    shadow version that judges the same series beside it (tools/anomaly/shadow.py)."""
     registry = ToolRegistry()
-    registry.register(QueryMetrics(backend.metrics, detector))
-    registry.register(DetectMetricAnomalies(backend.metrics, detector))
+    registry.register(QueryMetrics(backend.metrics, detector, shadow))
+    anomalies = DetectMetricAnomalies(backend.metrics, detector, shadow)
+    registry.register(anomalies)
     registry.register(SearchLogs(backend.logs, backend.services()))
     registry.register(RecentChanges(backend.changes_source))
     registry.register(FiringAlerts(backend.alerts, backend.topology))
     registry.register(ForecastCapacity(backend.metrics, backend))
     registry.register(SearchTraces(backend.traces))
     registry.register(IncidentContext(backend.metrics, backend, backend.logs,
-                                      backend.changes_source, backend.alerts))
+                                      backend.changes_source, backend.alerts, anomalies))
     if kb is not None:
         registry.register(SearchIncidents(kb))
         registry.register(SuggestRunbooks(kb))
@@ -109,8 +114,11 @@ def build_runtime(settings: Settings, scenario: str | Path | None = None,
     else:
         router.services = services
     kb = KnowledgeBase.from_settings(settings)  # opens nothing until the first search
-    detector = current_config(ModelRegistry.under(settings.resolved_data_dir()))
-    copilot = Copilot(router, build_registry(backends, kb, detector), backends.topology, settings)
+    models = ModelRegistry.under(settings.resolved_data_dir())
+    detector = current_config(models)
+    shadow = shadow_recorder(models, detector, lambda: state_engine(settings))
+    copilot = Copilot(router, build_registry(backends, kb, detector, shadow), backends.topology,
+                      settings)
     runtime = Runtime(copilot, sandbox, kb, backends)
     if settings.mode == "llm":  # LLM mode wraps the same tools (bot/llm, docs/llm.md)
         from bot.llm.copilot import apply_mode

@@ -17,7 +17,8 @@ import numpy as np
 from tools.catalog import METRICS
 
 if TYPE_CHECKING:
-    from tools.anomaly.robust import RobustConfig
+    from tools.anomaly.events import AnomalyEvent
+    from tools.anomaly.robust import RobustConfig, RobustScores
 
 BASELINE_SECONDS = 3600
 CURRENT_SECONDS = 300
@@ -50,11 +51,11 @@ class Comparison:
         return self.current / self.baseline
 
 
-def detector_onset(metric: str, timestamps: np.ndarray, values: np.ndarray, window_start: int,
-                   window_end: int, direction: str,
-                   detector: RobustConfig | None = None) -> int | None:
-    """When the change began, by issue 4's online detector (`tools.anomaly`): the change point
-    of its first anomaly event in the window going `direction`; None when it found none."""
+def detector_events(metric: str, timestamps: np.ndarray, values: np.ndarray,
+                    detector: RobustConfig | None = None
+                    ) -> tuple[RobustScores, list[AnomalyEvent]] | None:
+    """Issue 4's online detector (`tools.anomaly`) over a series, configured for the copilot
+    (`detector`: the fitted model's configuration, when one is current); None when too short."""
     import dataclasses
 
     from tools.anomaly.events import extract_events
@@ -64,13 +65,27 @@ def detector_onset(metric: str, timestamps: np.ndarray, values: np.ndarray, wind
     ts = np.asarray(timestamps, dtype=float)
     if len(ts) < 2:
         return None
-    # `detector`: the fitted model's configuration (calibrated threshold), when one is current.
     config = dataclasses.replace(config_for(ts, detector), rel_floor=MIN_RELATIVE_CHANGE)
     scores = score_series(values, config, METRICS[metric].min_abs_change, ts)
-    for event in extract_events(ts, values, scores):
+    return scores, extract_events(ts, values, scores)
+
+
+def first_onset(events: list[AnomalyEvent], direction: str, window_start: int,
+                window_end: int) -> int | None:
+    """The change point of the first event going `direction` that alarmed in the window."""
+    for event in events:
         if event.direction == direction and window_start <= event.alarm < window_end:
             return max(int(event.start), window_start)
     return None
+
+
+def detector_onset(metric: str, timestamps: np.ndarray, values: np.ndarray, window_start: int,
+                   window_end: int, direction: str,
+                   detector: RobustConfig | None = None) -> int | None:
+    """When the change began, by issue 4's online detector (`tools.anomaly`): the change point
+    of its first anomaly event in the window going `direction`; None when it found none."""
+    found = detector_events(metric, timestamps, values, detector)
+    return None if found is None else first_onset(found[1], direction, window_start, window_end)
 
 
 def compare_to_baseline(

@@ -59,8 +59,12 @@ class IncidentContext:
 
     def __init__(self, metrics: MetricsBackend, topology: TopologySource,
                  logs: LogsBackend | None = None, changes: ChangesBackend | None = None,
-                 alerts: AlertsBackend | None = None) -> None:
+                 alerts: AlertsBackend | None = None,
+                 anomalies: DetectMetricAnomalies | None = None) -> None:
+        """`anomalies`: the metric scan to reuse (with the fitted detector and its shadow);
+        by default a plain one over `metrics`."""
         self.metrics = metrics
+        self.anomalies = anomalies or DetectMetricAnomalies(metrics)
         self.topology = topology
         self.logs = logs
         self.changes = changes
@@ -70,7 +74,7 @@ class IncidentContext:
         # The graph's services, not the metrics backend's: that one may be the part that is down.
         known = self.topology.services()
         scope = params.services or known
-        parts = [_part(DetectMetricAnomalies(self.metrics), DetectAnomaliesParams(
+        parts = [_part(self.anomalies, DetectAnomaliesParams(
             services=scope, start=params.start, end=params.end))]
         if self.logs is not None:
             parts.append(_part(SearchLogs(self.logs, known), SearchLogsParams(

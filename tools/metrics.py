@@ -15,6 +15,7 @@ from tools.formatting import fmt_ratio, fmt_time, fmt_window, format_value
 
 if TYPE_CHECKING:
     from tools.anomaly.robust import RobustConfig
+    from tools.anomaly.shadow import ShadowRecorder
 
 LABELS = {
     "request_rate": "request rate",
@@ -117,9 +118,11 @@ class _MetricsTool:
     side_effects: ClassVar[bool] = False
     name: ClassVar[str]
 
-    def __init__(self, backend: MetricsBackend, detector: RobustConfig | None = None) -> None:
+    def __init__(self, backend: MetricsBackend, detector: RobustConfig | None = None,
+                 shadow: ShadowRecorder | None = None) -> None:
         self.backend = backend
         self.detector = detector  # the fitted anomaly model's configuration, when one is current
+        self.shadow = shadow  # a shadow version judging the same series, off the answer's path
 
     def _unknown_services(self, services: list[str]) -> ToolResult | None:
         known = set(self.backend.services())
@@ -136,8 +139,13 @@ class _MetricsTool:
         self, service: str, metric: str, start: int, end: int
     ) -> tuple[Series, Comparison | None]:
         series = self.backend.range_query(service, metric, start - BASELINE_SECONDS, end)
-        return series, compare_to_baseline(metric, series.timestamps, series.values, start, end,
-                                           self.detector)
+        cmp = compare_to_baseline(metric, series.timestamps, series.values, start, end,
+                                  self.detector)
+        if self.shadow is not None and cmp is not None and cmp.anomalous \
+                and cmp.direction in ("up", "down"):  # the series the detector dates
+            self.shadow.observe(self.name, service, metric, series.timestamps, series.values,
+                                start, end, cmp.direction)
+        return series, cmp
 
     def _evidence(self, series: Series, cmp: Comparison, start: int, end: int) -> Evidence:
         ev = metric_evidence(series, cmp, start, end)

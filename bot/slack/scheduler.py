@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +16,7 @@ from bot.slack.blocks import fallback_text, redact_blocks
 from bot.slack.cards import summary_blocks
 from bot.slack.context import SlackBot
 from bot.summary import build_summary, chart_png, title
+from tools.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def scheduled_moment(now: datetime, at: str) -> datetime:
     return monday + timedelta(days=DAYS.index(m[1]), hours=int(m[2]), minutes=int(m[3]))
 
 
-class SummaryScheduler:
+class SummaryScheduler(Periodic):
     """Posts the previous week's summary once the week's posting time has passed."""
 
     def __init__(self, bot: SlackBot, client: WebClient, channel: str, at: str = "mon 09:00",
@@ -60,8 +60,8 @@ class SummaryScheduler:
         self.bot, self.client, self.channel, self.at = bot, client, channel, at
         self.interval_s = interval_s
         self.clock = clock or (lambda: _now(bot))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.job_name = "weekly summary"
+        super().__init__()
 
     def tick(self) -> str | None:
         """Post if due and not yet posted (by anyone); the posted message ts, else None."""
@@ -74,21 +74,3 @@ class SummaryScheduler:
         if not self.bot.claims.claim(f"summary:{self.channel}:{label}"):
             return None
         return post_summary(self.bot, self.client, self.channel, label, now)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # keep the schedule alive: the next tick retries later weeks
-                log.exception("posting the weekly summary failed")
-            self._stop.wait(self.interval_s)
-
-    def start(self) -> SummaryScheduler:
-        self._thread = threading.Thread(target=self._run, daemon=True, name="summary-scheduler")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)

@@ -1,17 +1,14 @@
 """Alert correlation: group firing alerts into incidents, and say why each alert joined.
 
-Alerts are taken in start order (at the same second, callees before their callers). An incident is open while one of its alerts fires (one that
-started within `max_open_s`: a warning firing all day holds nothing open), or for `gap_s` after
-its last alert started or ended; an incident whose alert still fires on the new alert's own service
-is open to it however old that alert is (a certificate warning firing for days belongs with the
-outage it warned of). A new alert joins the open incident it is most related to, when it is
-related to any of its alerts by
-- the service graph: the same service, or services at most `max_hops` calls apart; or
-- text: the same alert name on a related service, or summaries whose word sets overlap
-  (Jaccard >= `text_similarity`, numbers and the service names left out);
-the same alert on the same service firing again within `refire_s` of resolving always rejoins
-its incident; otherwise an alert opens a new incident. Each grouping keeps its reasons, for the
-answer to quote.
+Alerts are taken in start order (at the same second, callees before their callers). An incident
+is open while one of its alerts fires (one that started within `max_open_s`: a warning firing all
+day holds nothing open), or for `gap_s` after its last alert started or ended; an incident whose
+alert still fires on the new alert's own service is open to it however old that alert is (a
+certificate warning firing for days belongs with the outage it warned of). A new alert joins the
+open incident it relates to most strongly (`_relation`): by the service graph, in the direction
+symptoms spread (to callers), with alike summaries as a bonus, fading with time; the same alert on
+the same service firing again within `refire_s` of resolving is a strong relation too. Otherwise
+it opens a new incident. Each grouping keeps its reason, for the answer to quote.
 """
 
 from __future__ import annotations
