@@ -200,9 +200,9 @@ def _alerts(answer: Answer, results: list[ToolResult]) -> list[str]:
         lines.append(f"Group {n}: {ev.summary}")
         lines += [f"  - {f.text}" for f in members[:4]]
         if len(members) > 4:  # names only: every alert stays visible without a made-up count
-            lines.append("  - also: " + ", ".join(f"{e.values['name']} on {e.values['service']}"
-                                                   for f in members[4:] for e in answer.evidence
-                                                   if e.id == f.evidence[0]))
+            alert = {e.id: e.values for e in answer.evidence}
+            lines.append("  - also: " + ", ".join(
+                f"{alert[f.evidence[0]]['name']} on {f.service}" for f in members[4:]))
         why = ev.values.get("joined because", [])
         if why:
             shown = next((w for w in why if " call" in w), why[0])  # across services first

@@ -13,6 +13,7 @@ from typing import Any
 
 from tools.backends import TopologySource, downstream
 from tools.base import Finding
+from tools.capacity import CAPACITY_METRICS
 from tools.rootcause import rank_root_causes
 
 # Intents the classifier knows (bot/data/utterances.yaml) and the tools each one needs.
@@ -38,7 +39,6 @@ MISSING_CAPABILITY = {
     "oncall": "No on-call schedule is configured yet, so I cannot tell who is on call.",
 }
 
-CAPACITY_METRICS = ("disk", "memory", "connections")  # tools/capacity.py forecasts these
 FORECAST_WORDS = re.compile(r"\b(fill(s|ing)? up|run(s|ning)? out|when will|how long (until|"
                             r"before|till)|saturat\w*|capacity|forecast|exhaust\w*|headroom)\b",
                             re.IGNORECASE)

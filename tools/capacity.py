@@ -63,7 +63,8 @@ class ForecastCapacity:
     name: ClassVar[str] = "forecast_capacity"
     description: ClassVar[str] = (
         "Forecast when disk, memory or a connection pool of services saturates, with a 90 % "
-        "band, from the growth over the last 6 hours (or the last 15 minutes when it sped up).")
+        "band, from the growth over the last 6 hours (or since it sped up, within the last "
+        "hour).")
     Params: ClassVar[type[BaseModel]] = ForecastCapacityParams
     side_effects: ClassVar[bool] = False
 

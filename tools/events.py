@@ -4,15 +4,16 @@ service graph, text: `tools.anomaly.correlation`), each with the reason its aler
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
-from tools.anomaly.correlation import AlertCorrelator, Incident
-from tools.backends import AlertsBackend, ChangesBackend, FiringAlert
+from tools.anomaly.correlation import AlertCorrelator
+from tools.backends import AlertsBackend, ChangesBackend, TopologySource
 from tools.base import Evidence, Finding, ToolResult, ToolStatus
 from tools.formatting import fmt_time, fmt_window
 from tools.metrics import Window
+from tools.rca.graph import graph_from_topology
 
 
 class RecentChangesParams(Window):
@@ -55,11 +56,6 @@ class RecentChanges:
                           data={"changes": len(changes)})
 
 
-class ServiceGraph(Protocol):
-    def services(self) -> list[str]: ...
-    def dependencies(self, service: str) -> list[str]: ...
-
-
 class FiringAlertsParams(BaseModel):
     at: int = Field(description="the moment to look at, unix seconds")
     services: list[str] = Field(default_factory=list, description="only these services")
@@ -71,15 +67,9 @@ class FiringAlerts:
     Params: ClassVar[type[BaseModel]] = FiringAlertsParams
     side_effects: ClassVar[bool] = False
 
-    def __init__(self, backend: AlertsBackend, graph: ServiceGraph | None = None) -> None:
+    def __init__(self, backend: AlertsBackend, graph: TopologySource | None = None) -> None:
         self.backend = backend
         self.graph = graph  # the service graph that relates alerts; None: time and text only
-
-    def _groups(self, alerts: list[FiringAlert]) -> list[Incident]:
-        calls: dict[str, list[str]] = {}
-        if self.graph is not None:
-            calls = {s: self.graph.dependencies(s) for s in self.graph.services()}
-        return AlertCorrelator(calls).group(alerts)
 
     def run(self, params: FiringAlertsParams) -> ToolResult:
         alerts, query = self.backend.firing(params.at)
@@ -92,11 +82,11 @@ class FiringAlerts:
             return ToolResult(self.name, ToolStatus.NO_DATA,
                               f"no alerts firing at {fmt_time(params.at)}", evidence=[ev])
         order = {"critical": 0, "warning": 1}
-        groups = self._groups(alerts)
+        calls = graph_from_topology(self.graph) if self.graph is not None else {}
+        groups = AlertCorrelator(calls).group(alerts)
         findings, evidence = [], []
         for g in sorted(groups, key=lambda g: (-len(g.alerts), g.start)):
-            members = sorted(zip(g.alerts, g.reasons, strict=True),
-                             key=lambda m: (order.get(m[0].severity, 2), m[0].starts_at))
+            members = sorted(g.alerts, key=lambda a: (order.get(a.severity, 2), a.starts_at))
             group_ev = None
             if len(groups) > 1 or len(g.alerts) > 1:
                 first = min(g.alerts, key=lambda a: (a.starts_at, a.service, a.name))
@@ -111,7 +101,7 @@ class FiringAlerts:
                                      "first": f"{first.name} on {first.service}",
                                      "joined because": why[:6]})
                 evidence.append(group_ev)
-            for a, _reason in members:
+            for a in members:
                 ev = Evidence(f"alert:{a.name}:{a.service}", self.name, self.backend.source,
                               query, a.summary,
                               {"name": a.name, "service": a.service, "severity": a.severity,
