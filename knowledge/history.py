@@ -134,10 +134,15 @@ def _document(rng: random.Random, spec: IncidentSpec, day: date) -> Document:
     )
 
 
+# The sandbox scenarios' day (tools/sandbox/scenario.py DEFAULT_START): the shop's history is the
+# year before it, the same text on every machine and every day it is generated.
+DEFAULT_END = date(2026, 11, 20)
+
+
 def generate_history(seed: int = DEFAULT_SEED, end: date | None = None) -> list[Document]:
     """The shop's past postmortems, oldest first; the same seed and end give the same text."""
     rng = random.Random(seed)
-    end = end or date.today()
+    end = end or DEFAULT_END
     offsets = sorted(rng.sample(range(3, 365), len(SPECS)), reverse=True)
     order = list(SPECS)
     rng.shuffle(order)

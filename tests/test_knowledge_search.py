@@ -161,7 +161,7 @@ def test_cli_seed_search_stats(cli: CliRunner) -> None:
     assert f"{40 + len(shop_runbooks())} added" in seeded.output  # sandbox history + runbooks
     again = cli.invoke(app, ["kb", "seed"])
     assert "0 added" in again.output and "0 chunks written" in again.output
-    found = cli.invoke(app, ["kb", "search", "browsers say connection not private", "--json",
+    found = cli.invoke(app, ["kb", "search", "browsers say your connection is not private", "--json",
                              "--k", "3", "--kind", "postmortem"])
     assert found.exit_code == 0, found.output
     hits = json.loads(found.stdout)
