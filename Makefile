@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m knowledge.onnx_export >/dev/null  # the embedding model as ONNX, once (~10 s)
 	touch $(STAMP)
 
 demo: setup

@@ -1,11 +1,12 @@
 """Map a free-form on-call question to an intent and its entities, without an LLM.
 
 The intent classifier is a logistic regression over the question's sentence embedding
-concatenated with TF-IDF character and word n-grams; it is trained, lazily on the first question,
-from the example questions in `bot/data/utterances.yaml`. The embeddings of those examples are
-cached on disk (keyed by the file's sha256 and the embedder's name), so only the first start of a
-process with a new utterances file pays for embedding them. Entities come from the pure
-functions in `bot.entities`. See docs/router.md.
+concatenated with TF-IDF character and word n-grams; it is trained from the example questions in
+`bot/data/utterances.yaml`. The fitted classifier (vocabularies, idf weights, coefficients) is
+stored in the cache as plain arrays, keyed by the file's sha256, the embedder's name, the
+hyper-parameters and scikit-learn's version: a process start loads it in milliseconds and only a
+changed utterances file or model fits again. Entities come from the pure functions in
+`bot.entities`. See docs/router.md.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import yaml
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
+from bot import intent_model
 from bot.entities import EmptyQuestion, Entities, extract_entities
+from bot.intent_model import IntentModel, fit_intent_model
 from knowledge.embeddings import Embedder
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,6 @@ NOT_ABOUT_SYSTEMS = frozenset({"help", "out_of_scope"})
 # Intents that may look ahead ("who is on call next week"): a future window is not an error.
 MAY_LOOK_AHEAD = frozenset({"help", "out_of_scope", "oncall"})
 DEFAULT_UTTERANCES = Path(__file__).parent / "data" / "utterances.yaml"
-
-# Chosen by 5-fold cross-validation on the shipped utterances (evals/router_accuracy.py).
-_C = 30.0
-_CHAR_WEIGHT = 1.5
-_WORD_WEIGHT = 0.5
-_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -70,40 +65,56 @@ def load_utterances(path: Path = DEFAULT_UTTERANCES) -> tuple[list[str], list[st
 
 
 class IntentClassifier:
-    """Embedding + TF-IDF n-grams -> logistic regression. Arrays in, probabilities out."""
+    """Fit on (embeddings, texts, labels), then probabilities per intent; see bot.intent_model."""
 
-    def __init__(self) -> None:
-        self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
-        self._words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
-                                      token_pattern=r"[a-z0-9]+")
-        self._model = LogisticRegression(C=_C, max_iter=3000, random_state=_SEED)
+    def __init__(self, model: IntentModel | None = None) -> None:
+        self.model = model
 
     @property
     def classes(self) -> list[str]:
-        return [str(c) for c in self._model.classes_]
+        return list(self._fitted().classes)
 
-    def _features(self, embeddings: np.ndarray, texts: Sequence[str]) -> sparse.csr_matrix:
-        lowered = [t.lower() for t in texts]
-        return sparse.hstack([
-            sparse.csr_matrix(embeddings),
-            self._chars.transform(lowered) * _CHAR_WEIGHT,
-            self._words.transform(lowered) * _WORD_WEIGHT,
-        ]).tocsr()
+    def _fitted(self) -> IntentModel:
+        if self.model is None:
+            raise RuntimeError("the intent classifier is not fitted")
+        return self.model
 
     def fit(self, embeddings: np.ndarray, texts: Sequence[str],
             labels: Sequence[str]) -> IntentClassifier:
-        lowered = [t.lower() for t in texts]
-        self._chars.fit(lowered)
-        self._words.fit(lowered)
-        self._model.fit(self._features(embeddings, texts), list(labels))
+        self.model = fit_intent_model(embeddings, texts, labels)
         return self
 
     def predict_proba(self, embeddings: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-        return self._model.predict_proba(self._features(embeddings, texts))
+        return self._fitted().predict_proba(embeddings, texts)
 
     def predict(self, embeddings: np.ndarray, texts: Sequence[str]) -> list[str]:
         classes = self.classes
         return [classes[i] for i in self.predict_proba(embeddings, texts).argmax(axis=1)]
+
+
+def _model_key(content: bytes, embedder: Embedder) -> str:
+    """What a stored classifier depends on: utterances, embedder, settings, the fitting code."""
+    from importlib import metadata
+
+    try:
+        fitter = metadata.version("scikit-learn")
+    except metadata.PackageNotFoundError:
+        fitter = "unknown"
+    settings = repr((intent_model.C, intent_model.CHAR_WEIGHT, intent_model.WORD_WEIGHT,
+                     intent_model.SEED, intent_model.CHAR_RANGE, intent_model.WORD_RANGE,
+                     intent_model.WORD_TOKEN, fitter))
+    return hashlib.sha256(content + b"\0" + embedder.name.encode() + b"\0"
+                          + settings.encode()).hexdigest()[:24]
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)  # a concurrent reader sees the old file or the whole new one
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def cached_embeddings(embedder: Embedder, texts: Sequence[str], content: bytes,
@@ -122,15 +133,37 @@ def cached_embeddings(embedder: Embedder, texts: Sequence[str], content: bytes,
             if cached.shape[0] == len(texts):
                 return cached
     vectors = embedder.embed(texts)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(tmp, vectors)
-    os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as fh:
+            np.save(fh, vectors)
+
+    _atomic_write(path, write)
     return vectors
 
 
+def trained_classifier(embedder: Embedder, path: Path, cache_dir: Path | None) -> IntentClassifier:
+    """The classifier for the utterances at `path`: loaded from the cache, or fitted and stored."""
+    content = path.read_bytes()
+    stored = cache_dir / f"intent-model-{_model_key(content, embedder)}.npz" if cache_dir else None
+    if stored is not None and stored.exists():
+        try:
+            return IntentClassifier(IntentModel.load(stored))
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # truncated
+            log.warning("ignoring unreadable router model %s: %s", stored, exc)
+    texts, labels = load_utterances(path)
+    vectors = cached_embeddings(embedder, texts, content, cache_dir)
+    classifier = IntentClassifier().fit(vectors, texts, labels)
+    log.info("router trained on %d utterances", len(texts))
+    if stored is not None:
+        model = classifier.model
+        assert model is not None
+        _atomic_write(stored, model.save)
+    return classifier
+
+
 class Router:
-    """Intent + entities for one question; trains itself on first use."""
+    """Intent + entities for one question; loads or trains its classifier on first use."""
 
     def __init__(
         self,
@@ -151,11 +184,8 @@ class Router:
     def _trained(self) -> IntentClassifier:
         with self._lock:
             if self._classifier is None:
-                content = self.utterances_path.read_bytes()
-                texts, labels = load_utterances(self.utterances_path)
-                vectors = cached_embeddings(self.embedder, texts, content, self.cache_dir)
-                self._classifier = IntentClassifier().fit(vectors, texts, labels)
-                log.info("router trained on %d utterances", len(texts))
+                self._classifier = trained_classifier(self.embedder, self.utterances_path,
+                                                      self.cache_dir)
             return self._classifier
 
     def warm_up(self) -> None:

@@ -30,9 +30,10 @@ class KnowledgeBase:
     """A lazily opened `KnowledgeStore` with one `HybridSearcher`, safe to share across threads."""
 
     def __init__(self, opener: Callable[[], KnowledgeStore],
-                 index_file: Path | None = None) -> None:
+                 index_file: Path | None = None, local_path: Path | None = None) -> None:
         self._opener = opener
         self._index_file = index_file
+        self._local_path = local_path  # an on-disk store: absent means empty, no chromadb needed
         self._store: KnowledgeStore | None = None
         self._searcher: HybridSearcher | None = None
         self._lock = threading.Lock()
@@ -52,7 +53,7 @@ class KnowledgeBase:
         index_file = settings.resolved_cache_dir() / "kb-index" / f"{where}.pkl"
         return cls(lambda: KnowledgeStore.open(path=path, url=url,
                                                embedder=embedder or embedder_for(model)),
-                   index_file)
+                   index_file, local_path=path)
 
     @property
     def store(self) -> KnowledgeStore:
@@ -92,6 +93,9 @@ class KnowledgeBase:
         self.searcher.flush()
 
     def is_empty(self) -> bool:
+        if (self._store is None and self._local_path is not None
+                and not (self._local_path / "chroma.sqlite3").exists()):
+            return True  # never seeded: answer without importing chromadb (about 0.6 s)
         return self.store.count() == 0
 
     def search(self, query: str, k: int = 5, filt: SearchFilter | None = None) -> list[Hit]:

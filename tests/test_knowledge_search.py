@@ -161,8 +161,8 @@ def test_cli_seed_search_stats(cli: CliRunner) -> None:
     assert f"{40 + len(shop_runbooks())} added" in seeded.output  # sandbox history + runbooks
     again = cli.invoke(app, ["kb", "seed"])
     assert "0 added" in again.output and "0 chunks written" in again.output
-    found = cli.invoke(app, ["kb", "search", "browsers say your connection is not private", "--json",
-                             "--k", "3", "--kind", "postmortem"])
+    found = cli.invoke(app, ["kb", "search", "browsers say your connection is not private",
+                             "--json", "--k", "3", "--kind", "postmortem"])
     assert found.exit_code == 0, found.output
     hits = json.loads(found.stdout)
     assert hits[0]["id"] == "INC-1038"
@@ -195,3 +195,12 @@ def test_cli_user_errors_exit_2(cli: CliRunner, tmp_path: Path) -> None:
 def test_cli_search_on_empty_store_says_seed(cli: CliRunner) -> None:
     result = cli.invoke(_app(), ["kb", "search", "anything"])
     assert result.exit_code == 0 and "kb seed" in result.output
+
+
+def test_a_never_seeded_local_store_is_empty_without_opening_chroma(tmp_path: Path) -> None:
+    from bot.settings import load_settings
+
+    kb = KnowledgeBase.from_settings(load_settings(data_dir=tmp_path / "data",
+                                                   cache_dir=tmp_path / "cache"))
+    assert kb.is_empty()
+    assert kb._store is None and not (tmp_path / "data" / "kb").exists()  # nothing opened

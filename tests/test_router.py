@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bot.entities import EmptyQuestion, UnknownService
+from bot.intent_model import IntentModel, fit_intent_model
 from bot.router import DEFAULT_UTTERANCES, INTENTS, Router, cached_embeddings, load_utterances
 from evals.router_accuracy import holdout_report
 from knowledge.embeddings import Embedder, shared_embedder
@@ -168,3 +169,58 @@ def test_warm_routing_is_fast(router: Router) -> None:
     # A guard against re-training or re-embedding the examples per question (seconds), not a
     # benchmark: the machine is shared. The speed is measured by `python -m evals.bench_latency`.
     assert sorted(timings)[len(timings) // 2] < 0.5
+
+
+def test_fitted_classifier_is_stored_and_loaded_without_fitting(embedder: Embedder,
+                                                                 tmp_path: Path) -> None:
+    first = Router(CountingEmbedder(embedder), SERVICES, cache_dir=tmp_path)
+    expected = first.classify("wat changed in teh last 2h")
+    stored = list(tmp_path.glob("intent-model-*.npz"))
+    assert len(stored) == 1
+    for npy in tmp_path.glob("utterances-*.npy"):  # a load needs no example embeddings
+        npy.unlink()
+    second = CountingEmbedder(embedder)
+    again = Router(second, SERVICES, cache_dir=tmp_path).classify("wat changed in teh last 2h")
+    assert second.texts_embedded == 1  # the question only: nothing was fitted
+    assert [i for i, _ in again] == [i for i, _ in expected]
+    assert np.allclose([p for _, p in again], [p for _, p in expected])
+
+
+def test_unreadable_stored_classifier_is_fitted_again(embedder: Embedder, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    Router(embedder, SERVICES, cache_dir=tmp_path).warm_up()
+    (stored,) = tmp_path.glob("intent-model-*.npz")
+    stored.write_bytes(stored.read_bytes()[:100])  # truncated, as after a crash or full disk
+    router = Router(embedder, SERVICES, cache_dir=tmp_path)
+    assert router.route("what's firing", NOW).intent == "alerts"
+    assert "ignoring unreadable router model" in caplog.text
+    assert IntentModel.load(stored).classes  # and it was written whole again
+
+
+def test_numpy_classifier_matches_scikit_learn(vectors: np.ndarray,
+                                               embedder: Embedder) -> None:
+    """The arrays applied with numpy give scikit-learn's own probabilities."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts, labels = load_utterances(DEFAULT_UTTERANCES)
+    model = fit_intent_model(vectors, texts, labels)
+    lowered = [t.lower() for t in texts]
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True).fit(lowered)
+    words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
+                            token_pattern=r"[a-z0-9]+").fit(lowered)
+
+    def features(vecs: np.ndarray, items: list[str]) -> sparse.csr_matrix:
+        low = [t.lower() for t in items]
+        return sparse.hstack([sparse.csr_matrix(vecs), chars.transform(low) * 1.5,
+                              words.transform(low) * 0.5]).tocsr()
+
+    reference = LogisticRegression(C=30.0, max_iter=3000, random_state=0).fit(
+        features(vectors, texts), labels)
+    questions = ["wat changed in teh last 2h", "a", "I  am   OK?? x-y_z 99.9%", "",
+                 "frontend error % rn", "p99 of checkout w/ cart"] + texts[::40]
+    qv = embedder.embed(questions)
+    assert list(reference.classes_) == list(model.classes)
+    assert np.abs(reference.predict_proba(features(qv, questions))
+                  - model.predict_proba(qv, questions)).max() < 1e-9
