@@ -113,6 +113,7 @@ def build_runtime(settings: Settings, scenario: str | Path | None = None,
                         cache_dir=settings.resolved_cache_dir() / "router")
     else:
         router.services = services
+    router.services_incomplete = bool(backends.discovery_problems())
     kb = KnowledgeBase.from_settings(settings)  # opens nothing until the first search
     models = ModelRegistry.under(settings.resolved_data_dir())
     detector = current_config(models)

@@ -409,12 +409,15 @@ def extract_entities(
     *,
     check_services: bool = True,
     check_window: bool = True,
+    services_incomplete: bool = False,
 ) -> Entities:
     """Everything the tools need from one question; raises a QuestionError the user can fix.
 
     With check_services=False an unknown service is ignored instead of raised, and with
     check_window=False an impossible window becomes None: chit-chat and off-topic questions
-    are not about our systems, and "who is on call next week" may look ahead.
+    are not about our systems, and "who is on call next week" may look ahead. With
+    services_incomplete=True (discovery could not read a backend) a name in a service's place is
+    taken as the service the question means instead of being refused as unknown.
     """
     # Imported here because bot.timewindow imports TimeWindow and BadTimeWindow from this module.
     from bot.timewindow import parse_time_window
@@ -439,7 +442,12 @@ def extract_entities(
             mentions[name] = text[start:end]
     if check_services:
         unknown = _unknown_candidates(searchable, text, matcher, any_known=bool(ordered))
-        if unknown:
+        if unknown and services_incomplete:
+            for name in unknown:
+                if name not in mentions:
+                    ordered.append(name)
+                    mentions[name] = name
+        elif unknown:
             raise unknown_service_error(unknown[0], services)
     try:
         window = parse_time_window(text, now)

@@ -175,6 +175,8 @@ class Router:
     ) -> None:
         self.embedder = embedder
         self.services = list(services)  # public: the runtime refreshes it from the topology
+        # Set when discovery could not read a backend: names in a service's place are accepted.
+        self.services_incomplete = False
         self.aliases = dict(aliases or {})
         self.utterances_path = utterances_path or DEFAULT_UTTERANCES
         self.cache_dir = cache_dir
@@ -208,6 +210,7 @@ class Router:
         intent, confidence = ranked[0]
         entities = extract_entities(text, now, self.services, self.aliases,
                                     check_services=intent not in NOT_ABOUT_SYSTEMS,
-                                    check_window=intent not in MAY_LOOK_AHEAD)
+                                    check_window=intent not in MAY_LOOK_AHEAD,
+                                    services_incomplete=self.services_incomplete)
         return Route(intent=intent, confidence=min(max(confidence, 0.0), 1.0),
                      alternatives=ranked[:3], entities=entities)

@@ -16,6 +16,15 @@ os.environ["OPSCOPILOT_CACHE_DIR"] = os.path.join(_TMP, "cache")
 os.environ["OPSCOPILOT_DATA_DIR"] = os.path.join(_TMP, "data")
 
 
+@pytest.fixture(autouse=True)
+def _no_remembered_service_graph():
+    """Discovery remembers the last service graph per backend URL in the cache; tests reuse fake
+    URLs, so each starts without another test's graph."""
+    import shutil
+
+    shutil.rmtree(os.path.join(_TMP, "cache", "topology"), ignore_errors=True)
+
+
 class GraphTopology:
     """A topology given as a dict: the TopologySource protocol, for planner and ranking tests."""
 

@@ -215,3 +215,40 @@ def test_prometheus_down_the_answer_says_so_and_uses_the_others(runtime_for, tmp
     sources = {e.source for e in answer.evidence}
     assert {"loki", "alertmanager", "webhook"} <= sources
     json.dumps(answer.to_json())  # the whole answer still renders
+
+
+def test_a_backend_down_later_keeps_the_services_it_last_named(tmp_path):
+    """Discovery that cannot read Prometheus uses what it last answered: in this process, and
+    through the cache file in the next one, instead of knowing no services at all."""
+    up = {"yes": True}
+
+    def prometheus(request: httpx.Request) -> httpx.Response:
+        if not up["yes"]:
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return httpx.Response(200, json={"status": "success", "data": ["checkout", "cart"]})
+
+    settings = load_settings(prometheus={"url": PROM, "retries": 0},
+                             cache_dir=tmp_path / "cache")
+    first, _ = build_backends(settings, transport=mock(prometheus))
+    assert first.services() == ["cart", "checkout"] and not first.discovery_problems()
+    up["yes"] = False
+    later, _ = build_backends(settings, transport=mock(prometheus))  # a new process
+    assert later.services() == ["cart", "checkout"]
+    assert "unreachable" in later.discovery_problems()[0]
+
+
+def test_prometheus_down_with_nothing_else_is_no_unknown_service_error(runtime_for):
+    prom = f"http://127.0.0.1:{free_port()}"  # nothing listens there: connection refused
+    settings = load_settings(prometheus={"url": prom, "alerts": False})
+    router = runtime_for("bad-deploy-checkout").copilot.router
+    before = list(router.services)
+    try:
+        runtime = build_runtime(settings, router=router,
+                                transport=Routes({"127.0.0.1": httpx.HTTPTransport()}))
+        assert router.services_incomplete
+        answer = runtime.copilot.answer(Question("what is wrong with checkout?", WHEN))
+    finally:
+        router.services, router.services_incomplete = before, False
+    assert answer.services == ["checkout"]
+    assert f"Prometheus at {prom} is unreachable" in answer.summary
+    assert "cannot tell whether they are normal" in answer.summary

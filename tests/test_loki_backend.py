@@ -135,12 +135,35 @@ def test_a_bad_query_is_the_lokis_own_words_and_not_retried():
     assert len(fake.requests) == 1
 
 
-def test_timeouts_are_retried_a_bounded_number_of_times():
+def test_a_timeout_is_not_retried_and_opens_the_breaker():
+    """A timeout has spent the whole budget: asking again would only double the wait, and the
+    other reads of the same answer fail at once while the server is fresh in memory as down."""
     fake = FakeLoki(CHECKOUT, fail_first=99, fault="timeout")
+    loki = backend(fake)
     with pytest.raises(BackendTimeout, match=r"^Loki at http://loki.test:3100 did not answer "
                                              r"within 5 s$"):
-        backend(fake).search(["checkout"], T0, T0 + 60, level="ERROR")
+        loki.search(["checkout"], T0, T0 + 60, level="ERROR")
+    assert len(fake.requests) == 1
+    with pytest.raises(BackendTimeout, match=r"did not answer within 5 s \(0 s ago; not asked "
+                                             r"again for 30 s\)$"):
+        loki.search(["payment"], T0, T0 + 60)
+    assert len(fake.requests) == 1
+
+
+def test_the_breaker_asks_again_after_its_pause_and_closes_on_success():
+    clock = [0.0]
+    fake = FakeLoki(CHECKOUT, fail_first=3, fault="refused")  # every try of the first call
+    loki = backend(fake)
+    loki.breaker.clock = lambda: clock[0]
+    with pytest.raises(BackendError, match="unreachable"):
+        loki.search(["checkout"], T0, T0 + 3600)
+    clock[0] = 10.0
+    with pytest.raises(BackendError, match=r"10 s ago; not asked again for 20 s"):
+        loki.search(["checkout"], T0, T0 + 3600)
     assert len(fake.requests) == 3
+    clock[0] = 31.0
+    assert len(loki.search(["checkout"], T0, T0 + 3600).lines) == 13
+    assert len(loki.search(["checkout"], T0, T0 + 3600).lines) == 13  # closed again
 
 
 def test_a_500_then_success_is_retried():

@@ -86,7 +86,16 @@ def test_a_backend_that_stays_down_is_one_clear_line():
     fake = FakePrometheus(fail_first=99, status=0)
     with pytest.raises(BackendTimeout, match=r"did not answer within 5 s"):
         backend(fake).range_query("checkout", "request_rate", T0, T0 + 60)
-    assert len(fake.requests) == 3  # bounded: one try and two retries
+    assert len(fake.requests) == 1  # a timeout has spent the budget: not retried
+
+
+def test_one_failed_server_costs_one_wait_per_answer_not_one_per_series():
+    fake = FakePrometheus(fail_first=99, status=0)
+    prom = backend(fake)
+    for metric in ("request_rate", "error_rate", "latency_p99", "cpu", "memory"):
+        with pytest.raises(BackendTimeout, match=r"did not answer within 5 s"):
+            prom.range_query("checkout", metric, T0, T0 + 60)
+    assert len(fake.requests) == 1
 
 
 def test_a_bad_query_is_not_retried():

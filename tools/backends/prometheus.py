@@ -26,7 +26,7 @@ import numpy as np
 import yaml
 
 from tools.backends import Series
-from tools.backends.http import JsonReader
+from tools.backends.http import Breaker, JsonReader
 from tools.base import BackendError
 
 # {service} and {label} are filled in; {window} is the rate window (e.g. 2m). Templates from a
@@ -139,11 +139,12 @@ class PrometheusBackend:
     discover_metrics: bool = False  # offer only templates whose metrics exist for the service
     source: str = "prometheus"
     capacity_templates: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
+    breaker: Breaker = field(default_factory=Breaker)  # shared with the alerts reader
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self._reader = JsonReader("Prometheus", self.base_url, self.client, self.timeout_s,
-                                  self.retries, self.backoff_s)
+                                  self.retries, self.backoff_s, self.breaker)
 
     # -- MetricsBackend
     def services(self) -> list[str]:

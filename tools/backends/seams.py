@@ -97,6 +97,10 @@ class Backends:
     def services(self) -> list[str]:
         return self.topology.services()
 
+    def discovery_problems(self) -> list[str]:
+        """What the last service discovery could not read (empty: the list is complete)."""
+        return list(getattr(self.topology, "problems", []))
+
     def dependencies(self, service: str) -> list[str]:
         return self.topology.dependencies(service)
 

@@ -12,6 +12,7 @@ decided once from settings.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from functools import partial
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from pydantic import SecretStr
 
 from tools.backends import AlertsBackend, ChangesBackend, LogsBackend, MetricsBackend, TracesBackend
 from tools.backends.alertmanager import AlertmanagerBackend, CombinedAlerts, PrometheusAlertsBackend
+from tools.backends.http import Breaker
 from tools.backends.jaeger import JaegerBackend
 from tools.backends.loki import LokiBackend
 from tools.backends.prometheus import (
@@ -97,6 +99,7 @@ def select_backends(settings: Settings, sandbox: SandboxBackend | None = None,
     p, a, lk, tr = settings.prometheus, settings.alertmanager, settings.loki, settings.traces
     metrics: MetricsBackend
     prometheus = None
+    prometheus_breaker = Breaker()  # its metrics, alerts and discovery: one server, one verdict
     if p.url:
         templates, capacity = dict(DEFAULT_TEMPLATES), dict(DEFAULT_CAPACITY)
         label, window = p.service_label, p.rate_window
@@ -108,7 +111,7 @@ def select_backends(settings: Settings, sandbox: SandboxBackend | None = None,
         prometheus = PrometheusBackend(
             str(p.url), http_client(p.timeout_s, p.bearer_token, transport), templates, label,
             window, p.step_s, p.timeout_s, p.retries, discover_metrics=p.discover_metrics,
-            capacity_templates=capacity)
+            capacity_templates=capacity, breaker=prometheus_breaker)
         metrics = prometheus
     else:
         metrics = fallback("metrics")
@@ -121,7 +124,7 @@ def select_backends(settings: Settings, sandbox: SandboxBackend | None = None,
     if p.url and p.alerts:
         alert_sources.append(PrometheusAlertsBackend(
             str(p.url), http_client(p.timeout_s, p.bearer_token, transport),
-            timeout_s=p.timeout_s, retries=p.retries))
+            timeout_s=p.timeout_s, retries=p.retries, breaker=prometheus_breaker))
     alerts: AlertsBackend = (CombinedAlerts(alert_sources) if len(alert_sources) > 1
                              else alert_sources[0] if alert_sources else fallback("alerts"))
 
@@ -175,7 +178,11 @@ def _topology(settings: Settings, sandbox: SandboxBackend | None,
         calls = partial(_recent_calls, tracer)
         if isinstance(tracer, JaegerBackend):
             lists.append(tracer.services)
-    return DiscoveredTopology(StaticTopology(graph) if graph else None, calls, lists)
+    where = "|".join(str(b.base_url) for b in (prometheus, loki, tracer) if b is not None)
+    cache = (settings.resolved_cache_dir() / "topology"
+             / f"{hashlib.sha256(where.encode()).hexdigest()[:16]}.json")
+    return DiscoveredTopology(StaticTopology(graph) if graph else None, calls, lists,
+                              cache_file=cache if where else None)
 
 
 def _recent_calls(tracer: JaegerBackend | TempoBackend) -> list[Call]:

@@ -9,12 +9,17 @@ File format (each service lists the services it calls; a callee not listed is a 
       payment: [postgres]
 
 Discovery reads backends, which may be down: `DiscoveredTopology` never raises. It logs what it
-could not read, keeps what it could, and re-reads at most every `ttl_s` seconds.
+could not read, keeps what it could, and re-reads at most every `ttl_s` seconds. What a source
+could not be read for is filled from what it last answered: in this process, or (with
+`cache_file`) in an earlier one, so a Prometheus that is down at start does not make every
+service unknown. `problems` says what the last read missed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -83,8 +88,10 @@ class DiscoveredTopology:
     retry_s: float = 30.0  # sooner when the last read missed a backend
     clock: Callable[[], float] = time.monotonic
     problems: list[str] = field(default_factory=list)  # what the last refresh could not read
+    cache_file: Path | None = None  # the last complete discovery, for the next process
     _graph: StaticTopology | None = field(default=None, init=False, repr=False)
     _read_at: float = field(default=0.0, init=False, repr=False)
+    _last_good: dict[str, list[str]] | None = field(default=None, init=False, repr=False)
 
     def graph(self) -> StaticTopology:
         now = self.clock()
@@ -124,4 +131,37 @@ class DiscoveredTopology:
         for problem in problems:
             log.warning("service graph: %s", problem)
         self.problems = problems
+        if not problems:
+            self._remember(merged)
+        else:
+            for name, deps in self._remembered().items():  # what the missing sources last said
+                known = merged.setdefault(name, [])
+                known.extend(d for d in deps if d not in known)
         return StaticTopology(merged)
+
+    def _remember(self, graph: dict[str, list[str]]) -> None:
+        if graph == self._last_good:
+            return
+        self._last_good = {s: list(d) for s, d in graph.items()}
+        if self.cache_file is None or not graph:
+            return
+        try:
+            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.cache_file.with_name(f"{self.cache_file.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"services": graph}), encoding="utf-8")
+            os.replace(tmp, self.cache_file)
+        except OSError as exc:  # a cache: not worth failing discovery for
+            log.warning("could not save the service graph to %s: %s", self.cache_file, exc)
+
+    def _remembered(self) -> dict[str, list[str]]:
+        if self._last_good is not None or self.cache_file is None:
+            return self._last_good or {}
+        try:
+            saved = json.loads(self.cache_file.read_text(encoding="utf-8"))["services"]
+            self._last_good = {str(k): [str(d) for d in v] for k, v in saved.items()}
+        except FileNotFoundError:
+            self._last_good = {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("ignoring the saved service graph %s: %s", self.cache_file, exc)
+            self._last_good = {}
+        return self._last_good
