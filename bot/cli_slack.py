@@ -13,6 +13,8 @@ import typer
 from bot.cli_common import UsageError, err, out, user_errors
 
 if TYPE_CHECKING:
+    from slack_bolt import App
+
     from bot.incidents import IncidentStore
     from bot.settings import Settings
 
@@ -66,36 +68,40 @@ def serve(
             settings.slack.mode = mode  # type: ignore[assignment]
         if port is not None:
             settings.slack.port = port
-        from bot.slack.app import build_app, build_bot, make_client, require_tokens
+        from bot.slack.app import build_app, build_bot, check_token, make_client, require_tokens
 
-        require_tokens(settings)
-        from bot.app import build_runtime
-
-        err.print("[dim]Loading the copilot...[/dim]")
-        runtime = build_runtime(settings, scenario)
-        runtime.warm()
+        require_tokens(settings)  # missing variables: one line, before anything else
         s = settings.slack
         assert s.bot_token is not None
         client = make_client(s.bot_token.get_secret_value(), s.api_url)
-        bot = build_bot(settings, runtime)
+        check_token(client)  # a bad token: one line, before the models load
         secret = s.signing_secret.get_secret_value() if s.signing_secret else None
-        from slack_bolt.error import BoltError
 
-        try:
-            app = build_app(bot, client, signing_secret=secret if s.mode == "http" else None)
-        except BoltError as exc:  # auth.test refused the token, or Slack was unreachable
-            raise UsageError(f"Slack did not accept OPSCOPILOT_SLACK__BOT_TOKEN: {exc}") from None
-    if s.summary_channel:
-        from bot.slack.scheduler import SummaryScheduler
+    def load() -> App:
+        from bot.app import build_runtime
 
-        SummaryScheduler(bot, client, s.summary_channel, s.summary_at).start()
-    from bot.slack.server import run_http, run_socket_mode
+        runtime = build_runtime(settings, scenario)
+        runtime.warm()
+        bot = build_bot(settings, runtime)
+        if s.summary_channel:
+            from bot.slack.scheduler import SummaryScheduler
+
+            SummaryScheduler(bot, client, s.summary_channel, s.summary_at).start()
+        return build_app(bot, client, signing_secret=secret if s.mode == "http" else None,
+                         verify_token=False)
+
+    from bot.slack.server import run_socket_mode, serve_http_while_loading
 
     if s.mode == "http":
-        err.print(f"Slack app in HTTP mode on port {s.port} (/slack/events)")
-        run_http(app, s.port)
+        err.print(f"Slack app in HTTP mode on port {s.port} (/slack/events); loading the "
+                  "copilot, /healthz says when it is ready")
+        with _Errors():
+            serve_http_while_loading(load, s.port)
     else:
         assert s.app_token is not None
+        err.print("[dim]Loading the copilot...[/dim]")
+        with _Errors():
+            app = load()
         err.print("Slack app in Socket Mode")
         run_socket_mode(app, s.app_token.get_secret_value())
 

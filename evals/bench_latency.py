@@ -1,10 +1,12 @@
 """Answer latency with a warm process (as in `opscopilot chat` or the Slack bot), and cold.
 
-    python -m evals.bench_latency [--rounds N] [--cold]
+    python -m evals.bench_latency [--rounds N] [--cold] [--serve]
 
 Warm: one process, the model loaded and the router trained, questions of every intent asked
 round after round; prints the median and p95 per question. Cold (--cold): wall time of whole
-`opscopilot ask` processes, which pay for imports and the model load.
+`opscopilot ask` processes, which pay for imports and the model load, beside `--help`.
+Serve (--serve): `opscopilot serve` in HTTP mode against the Slack Web API stand-in; seconds
+from start until `/healthz` first answers and until it says ready.
 """
 
 from __future__ import annotations
@@ -54,10 +56,58 @@ def cold(runs: int, *args: str) -> list[float]:
     return timings
 
 
+def serve_start(runs: int) -> tuple[list[float], list[float]]:
+    """(seconds to the first /healthz answer, seconds to "ready") of `serve --mode http`."""
+    import json
+    import os
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from bot.slack.testing import FakeSlackAPI
+
+    first, ready = [], []
+    for _ in range(runs):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        with FakeSlackAPI() as fake:
+            env = os.environ | {"OPSCOPILOT_SLACK__BOT_TOKEN": "xoxb-bench",
+                                "OPSCOPILOT_SLACK__SIGNING_SECRET": "bench",
+                                "OPSCOPILOT_SLACK__API_URL": fake.base_url}
+            started = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--mode", "http",
+                                     "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            answered = None
+            try:
+                while time.perf_counter() - started < 120 and proc.poll() is None:
+                    try:
+                        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz",
+                                                    timeout=2) as resp:
+                            status = json.loads(resp.read())["status"]
+                    except urllib.error.HTTPError as exc:
+                        status = json.loads(exc.read())["status"]
+                    except OSError:
+                        time.sleep(0.05)
+                        continue
+                    answered = answered or time.perf_counter() - started
+                    if status == "ready":
+                        first.append(answered)
+                        ready.append(time.perf_counter() - started)
+                        break
+                    time.sleep(0.05)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)
+    return first, ready
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cold", action="store_true", help="also time whole ask processes")
+    parser.add_argument("--serve", action="store_true", help="also time `serve` to ready")
     args = parser.parse_args()
     t = sorted(warm(args.rounds))
     p95 = t[min(len(t) - 1, int(0.95 * len(t)))]
@@ -70,6 +120,14 @@ def main() -> int:
         print(f"cold `opscopilot ask` process: median {ask / 1000:.2f} s over 5 runs "
               f"(target <= 2 s); `opscopilot --help` {helps / 1000:.2f} s, ratio "
               f"{ask / helps:.1f}x (target <= 3x)")
+    if args.serve:
+        first, ready = serve_start(3)
+        if not ready:
+            print("serve: never became ready")
+            return 1
+        print(f"`serve --mode http`: /healthz answers after {statistics.median(first):.2f} s "
+              f"(target <= 2 s), ready after {statistics.median(ready):.2f} s (target <= 15 s), "
+              f"median of {len(ready)} starts")
     return 0
 
 

@@ -3,10 +3,12 @@ answer posted to the Web API stand-in; and the one-line errors for missing token
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -33,26 +35,55 @@ def test_missing_tokens_name_the_variables(monkeypatch):
     assert result.exit_code == 2 and "choose socket or http" in result.output
 
 
-@pytest.mark.slow  # a fresh process loads the embedding model and trains the router
-def test_serve_http_mode_answers_a_mention():
+def _serve_env(fake: FakeSlackAPI, token: str = "xoxb-serve") -> dict[str, str]:
+    return os.environ | {"OPSCOPILOT_SLACK__BOT_TOKEN": token,
+                         "OPSCOPILOT_SLACK__SIGNING_SECRET": "serve-secret",
+                         "OPSCOPILOT_SLACK__MODE": "http",
+                         "OPSCOPILOT_SLACK__API_URL": fake.base_url}
+
+
+def _health(port: int) -> tuple[int, str] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            return resp.status, json.loads(resp.read())["status"]
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())["status"]
+    except OSError:
+        return None
+
+
+def test_a_revoked_bot_token_is_one_line_before_anything_loads():
+    with FakeSlackAPI() as fake:
+        fake.revoked_tokens.add("xoxb-revoked")
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port",
+                               str(free_port())], env=_serve_env(fake, "xoxb-revoked"),
+                              capture_output=True, text=True, timeout=120)
+        elapsed = time.monotonic() - started
+    assert done.returncode == 2
+    assert "Slack did not accept OPSCOPILOT_SLACK__BOT_TOKEN: invalid_auth" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert [c.method for c in fake.calls] == ["auth.test"]  # nothing else was attempted
+    assert elapsed < 60  # a guard against loading the models first, not a benchmark
+
+
+@pytest.mark.slow  # a fresh process loads the embedding model and the router
+def test_serve_http_mode_says_loading_then_ready_and_answers_a_mention():
     port = free_port()
     with FakeSlackAPI() as fake:
-        env = os.environ | {"OPSCOPILOT_SLACK__BOT_TOKEN": "xoxb-serve",
-                            "OPSCOPILOT_SLACK__SIGNING_SECRET": "serve-secret",
-                            "OPSCOPILOT_SLACK__MODE": "http",
-                            "OPSCOPILOT_SLACK__API_URL": fake.base_url}
         proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                env=_serve_env(fake), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
         try:
             deadline = time.monotonic() + 180
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                        break
-                except OSError:
-                    assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-                    assert time.monotonic() < deadline, "serve did not start"
-                    time.sleep(0.5)
+            seen = []
+            while (state := _health(port)) != (200, "ready"):
+                if state is not None and state not in seen:
+                    seen.append(state)
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.1)
+            assert set(seen) <= {(503, "loading")}
             body = ('{"type":"event_callback","team_id":"T0000001","event_id":"EvSERVE1",'
                     '"event":{"type":"app_mention","user":"U1","channel":"C1","ts":"1.000100",'
                     '"text":"<@UBOT0001> which alerts are firing?"}}')
@@ -67,3 +98,21 @@ def test_serve_http_mode_answers_a_mention():
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def test_while_loading_health_says_so_and_events_are_asked_again():
+    from bot.slack.server import SlackHTTPServer
+
+    server = SlackHTTPServer(None, "127.0.0.1", 0)
+    server.start_background()
+    try:
+        port = server.server_address[1]
+        assert _health(port) == (503, "loading")
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events", data=b"{}",
+                                     method="POST")
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(req, timeout=5)
+        assert caught.value.code == 503 and caught.value.headers["Retry-After"] == "5"
+    finally:
+        server.shutdown()
+        server.server_close()

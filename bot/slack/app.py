@@ -95,8 +95,23 @@ def answer_concurrency(settings: Settings) -> int:
     return 1 if settings.mode == "deterministic" else 8
 
 
+def check_token(client: WebClient) -> None:
+    """Ask Slack whether the bot token is good (auth.test) before anything slow starts; raises
+    SettingsError with one line when it is not."""
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        raise SettingsError("Slack did not accept OPSCOPILOT_SLACK__BOT_TOKEN: "
+                            f"{exc.response.get('error', exc)}") from None
+    except OSError as exc:  # unreachable, TLS, DNS
+        raise SettingsError(f"cannot reach Slack to check OPSCOPILOT_SLACK__BOT_TOKEN: {exc}") \
+            from None
+
+
 def build_app(bot: SlackBot, client: WebClient, *, signing_secret: str | None = None,
-              executor: ThreadPoolExecutor | None = None) -> App:
+              executor: ThreadPoolExecutor | None = None, verify_token: bool = True) -> App:
     """The Bolt app; `signing_secret` turns on request verification (HTTP mode). Listeners
     (acks of commands and clicks, lazy work) run on `executor`."""
     from bot.slack import approvals, commands, conversations
@@ -105,7 +120,8 @@ def build_app(bot: SlackBot, client: WebClient, *, signing_secret: str | None = 
                                               thread_name_prefix="slack-listener")
     app = App(client=client, signing_secret=signing_secret or "",
               request_verification_enabled=signing_secret is not None,
-              listener_executor=executor)  # auth.test once, now: fails fast on a bad token
+              listener_executor=executor,  # auth.test once, now (unless check_token did)
+              token_verification_enabled=verify_token)
     app.use(_once_only(bot))
     conversations.register(app, bot)
     commands.register(app, bot)

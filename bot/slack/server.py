@@ -1,12 +1,18 @@
 """Running the Bolt app: Socket Mode (one process, no public URL) or HTTP mode (a threaded HTTP
 server on `/slack/events`, any number of replicas behind a load balancer; `/healthz` for it).
+
+In HTTP mode the server listens before the copilot has loaded: `/healthz` answers at once,
+503 `{"status": "loading"}` until `attach(app)` and then 200 `{"status": "ready"}`, and events
+that arrive while loading get 503 with Retry-After (Slack delivers them again), so a load
+balancer sends traffic only to replicas that can answer.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
@@ -25,9 +31,13 @@ class SlackHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # listen backlog: bursts of events must not be reset (default 5)
 
-    def __init__(self, app: App, host: str = "0.0.0.0", port: int = 3000) -> None:
-        self.app = app
+    def __init__(self, app: App | None, host: str = "0.0.0.0", port: int = 3000) -> None:
+        self.app = app  # None while the copilot loads
         super().__init__((host, port), _handler_class())
+
+    def attach(self, app: App) -> None:
+        """The app is built: from now on events are answered and /healthz says ready."""
+        self.app = app
 
     @property
     def url(self) -> str:
@@ -50,7 +60,9 @@ def _handler_class() -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             if urlparse(self.path).path == "/healthz":
-                self._send(200, b"ok", "text/plain")
+                ready = self.server.app is not None
+                body = json.dumps({"status": "ready" if ready else "loading"}).encode()
+                self._send(200 if ready else 503, body, "application/json")
             else:
                 self._send(404, b"not found", "text/plain")
 
@@ -64,17 +76,24 @@ def _handler_class() -> type[BaseHTTPRequestHandler]:
                 self._send(413, b"too large", "text/plain")
                 return
             body = self.rfile.read(length).decode("utf-8")
+            app = self.server.app
+            if app is None:
+                self._send(503, b"loading", "text/plain", {"Retry-After": "5"})
+                return
             headers: dict[str, str | Sequence[str]] = {
                 k.lower(): [v] for k, v in self.headers.items()}
-            resp = self.server.app.dispatch(BoltRequest(body=body, query=parsed.query,
+            resp = app.dispatch(BoltRequest(body=body, query=parsed.query,
                                                         headers=headers))
             data = (resp.body or "").encode("utf-8")
             content_type = (resp.headers.get("content-type") or ["text/plain"])[0]
             self._send(resp.status, data, content_type)
 
-        def _send(self, status: int, data: bytes, content_type: str) -> None:
+        def _send(self, status: int, data: bytes, content_type: str,
+                  extra: dict[str, str] | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (extra or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -95,4 +114,20 @@ def run_http(app: App, port: int, host: str = "0.0.0.0") -> None:
     try:
         server.serve_forever()
     finally:
+        server.server_close()
+
+
+def serve_http_while_loading(load: Callable[[], App], port: int,
+                             host: str = "0.0.0.0") -> None:
+    """Listen now, build the app with `load()` (the slow part) meanwhile, then serve it."""
+    server = SlackHTTPServer(None, host, port)
+    log.warning("listening on %s (loading the copilot)", server.url)
+    thread = server.start_background()
+    try:
+        server.attach(load())
+        log.warning("ready on %s", server.url)
+        while thread.is_alive():
+            thread.join(1.0)
+    finally:
+        server.shutdown()
         server.server_close()

@@ -59,6 +59,7 @@ class FakeSlackAPI:
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._rate_limited: dict[str, int] = {}
+        self.revoked_tokens: set[str] = set()  # answered `invalid_auth`, as Slack does
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         daemon=True)  # polls often: quick to stop
@@ -187,7 +188,9 @@ class FakeSlackAPI:
                                {"Retry-After": "1"})
                     return
                 fake._record(Call(method, body, token))
-                reply = json.dumps(fake._reply(method, body)).encode()
+                reply = json.dumps({"ok": False, "error": "invalid_auth"}
+                                   if token in fake.revoked_tokens
+                                   else fake._reply(method, body)).encode()
                 self._send(200, reply, "application/json")
 
             def _send(self, status: int, data: bytes, ctype: str,
