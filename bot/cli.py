@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from bot.cli_anomaly import mount_anomaly_cli
-from bot.cli_common import UsageError, err, out, user_errors
+from bot.cli_common import UsageError, err, escape, out, user_errors
 from bot.cli_eval import eval_app
 from bot.cli_events import events_app
 from bot.cli_kb import kb_app
@@ -176,13 +176,13 @@ def chat(scenario: ScenarioOpt = None, at: AtOpt = None, mode: ModeOpt = None) -
                 _check_at(runtime, when)
                 out.print(f"[dim]now {when:%Y-%m-%d %H:%M} UTC[/dim]")
             except UsageError as exc:
-                err.print(f"[red]error:[/red] {exc}")
+                err.print(f"[red]error:[/red] {escape(str(exc))}")
             continue
         try:
             asked = Question(line, when, thread="chat")
             answer = runtime.copilot.answer(asked, conversation)
         except QuestionError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
             continue
         log_answer(settings, asked, answer, source="cli-chat", context=scenario)
         if as_json:

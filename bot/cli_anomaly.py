@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from bot.cli_common import UsageError, err, out, user_errors
+from bot.cli_common import UsageError, err, escape, out, user_errors
 
 if TYPE_CHECKING:
     from tools.anomaly.registry import ModelRegistry
@@ -143,18 +143,25 @@ NameArg = Annotated[str, typer.Argument(help="model name")]
 
 
 @model_app.command("list")
-def model_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Every model, its versions and which is current / shadow."""
+def model_list(
+    name: Annotated[str | None, typer.Argument(help="model name (default: every model)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every model (or the one named), its versions and which is current / shadow."""
     with user_errors(), _model_errors():
+        if name is not None:
+            _known(name)
         reg = _registry()
         rows: list[dict[str, Any]] = []
-        for name in reg.names():
-            aliases = reg.aliases(name)
-            for version in reg.versions(name):
-                man = reg.manifest(name, version)
+        for model in reg.names():
+            if name is not None and model != name:
+                continue
+            aliases = reg.aliases(model)
+            for version in reg.versions(model):
+                man = reg.manifest(model, version)
                 role = ("current" if aliases["current"] == version else
                         "shadow" if aliases["shadow"] == version else "")
-                rows.append({"name": name, "version": version, "role": role,
+                rows.append({"name": model, "version": version, "role": role,
                              "created": man.created, "scores": man.scores,
                              "training": man.training})
         if as_json:
@@ -210,7 +217,7 @@ def _audit(action: str, name: str, aliases: dict[str, Any]) -> None:
         AuditLog.from_settings(load_settings()).append(f"cli:{getpass.getuser()}", action,
                                                        name, aliases)
     except SQLAlchemyError as exc:  # the alias moved already: say so, do not fail the command
-        err.print(f"[yellow]warning:[/yellow] {action} done but not audited: {exc}")
+        err.print(f"[yellow]warning:[/yellow] {action} done but not audited: {escape(str(exc))}")
 
 
 @model_app.command("promote")

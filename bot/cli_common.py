@@ -7,9 +7,14 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Data (ids like "metric:email:error_rate", regexes, log lines) is printed as it is: no emoji
+# codes; markup only in our own literals, every interpolated value goes through escape().
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+__all__ = ["UsageError", "err", "escape", "out", "user_errors"]
 
 
 class UsageError(ValueError):
@@ -30,8 +35,9 @@ def user_errors() -> Iterator[None]:
         yield
     except (UsageError, QuestionError, ScenarioError, SettingsError, StoreError,
             DocumentError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     except OSError as exc:
-        err.print(f"[red]error:[/red] {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        where = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        err.print(f"[red]error:[/red] {escape(where)}")
         raise typer.Exit(2) from None

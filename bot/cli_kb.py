@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli_common import UsageError, err, out, user_errors
+from bot.cli_common import UsageError, err, escape, out, user_errors
 
 if TYPE_CHECKING:
     from knowledge.kb import KnowledgeBase
@@ -53,7 +53,7 @@ def _ingest(kb: KnowledgeBase, docs: list, skipped: list[tuple[str, str]]) -> No
         report = kb.ingest(docs, progress=lambda done, _: bar.update(task, completed=done))
     report.skipped = skipped + report.skipped
     for source, reason in report.skipped:
-        err.print(f"[yellow]skipped[/yellow] {source}: {reason}")
+        err.print(f"[yellow]skipped[/yellow] {escape(f'{source}: {reason}')}")
     out.print(f"{report.summary()} ({kb.store.location})")
     if report.skipped and not (report.written or report.unchanged):
         raise typer.Exit(2)
@@ -132,9 +132,10 @@ def search(
         return
     for i, hit in enumerate(hits, 1):
         when = f" {hit.metadata['date']}" if hit.metadata.get("date") else ""
-        out.print(f"[bold]{i}. {hit.id}[/bold] [dim]{hit.kind}{when} score {hit.score:.2f}"
-                  f"[/dim]  {hit.title}")
-        out.print(f"   [dim]{hit.section}:[/dim] {' '.join(hit.passage.split())[:300]}")
+        out.print(f"[bold]{i}. {escape(hit.id)}[/bold] [dim]{escape(hit.kind + when)} score "
+                  f"{hit.score:.2f}[/dim]  {escape(hit.title)}")
+        out.print(f"   [dim]{escape(hit.section)}:[/dim] "
+                  f"{escape(' '.join(hit.passage.split())[:300])}")
 
 
 @kb_app.command()

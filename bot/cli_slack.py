@@ -109,13 +109,17 @@ def serve(
 @incident_app.command("declare")
 def incident_declare(
     title: Annotated[list[str], typer.Argument(help="title words, optionally ending in sev1-4")],
+    sev: Annotated[str | None, typer.Option("--sev", help="severity: sev1 (worst) to sev4")] = None,
     by: Annotated[str, typer.Option(help="who declares it")] = "cli",
 ) -> None:
     """Declare an incident (the Slack channel is opened by `/ops incident declare`)."""
     from bot.incidents import parse_declare
 
     with _Errors():
-        words, sev = parse_declare(title)
+        words, last_word_sev = parse_declare(title)
+        if sev is not None and words != " ".join(title).strip():
+            raise UsageError("give the severity once: as --sev or as the title's last word")
+        sev = sev or last_word_sev
         inc = _store().declare(words, sev, declared_by=by)
     out.print(f"{inc.id} ({inc.severity}) declared: {inc.title}")
 

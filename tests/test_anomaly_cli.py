@@ -132,6 +132,9 @@ def test_model_fit_shadow_promote_rollback(tmp_path, monkeypatch):
     listed = json.loads(_run("model", "list", "--json").stdout)
     assert [(r["version"], r["role"]) for r in listed] == [("v1", "current"), ("v2", "shadow")]
     assert listed[0]["training"]["scenario"] == "quiet"
+    named = json.loads(_run("model", "list", "metric-detector", "--json").stdout)
+    assert named == listed  # the name the other model commands take
+    assert _run("model", "list", "nope").exit_code == 2
     manifest = json.loads((tmp_path / "models/metric-detector/v1/manifest.json").read_text())
     assert set(manifest["files"]) == {"config.json", "forests.joblib"}
     assert 4.0 <= manifest["parameters"]["z_threshold"] <= 10.0

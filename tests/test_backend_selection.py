@@ -115,6 +115,14 @@ def test_unusable_files_stop_start_up_naming_the_file(tmp_path):
     graph.write_text("services: {checkout: payment}")
     with pytest.raises(SettingsError, match="checkout must map to a list"):
         build_backends(load_settings(prometheus={"url": PROM}, topology={"file": graph}))
+    for settings in ({"prometheus": {"url": PROM, "templates_file": bad}},
+                     {"prometheus": {"url": PROM}, "topology": {"file": graph}}):
+        bad.write_text("templates:\n  error_rate: [unclosed\n")
+        graph.write_text("services:\n  checkout: [unclosed\n")
+        with pytest.raises(SettingsError) as caught:
+            build_backends(load_settings(**settings))
+        assert "not valid YAML (line 3: expected ',' or ']'" in str(caught.value)
+        assert "\n" not in str(caught.value)  # one line, not PyYAML's excerpt
 
 
 def test_the_service_graph_merges_the_file_jaeger_and_prometheus(tmp_path):

@@ -117,3 +117,24 @@ def test_help_is_fast_enough_to_not_import_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert proc.stdout.strip() == "False"
+
+
+def test_data_is_printed_as_it_is_no_emoji_codes_or_markup():
+    """Evidence ids such as metric:email:error_rate and regexes in messages reach the terminal
+    unchanged (Rich would turn ':email:' into an emoji and eat '[bold]'-like text)."""
+    from bot.answer import Answer
+    from bot.cli_common import out
+    from bot.render import render_answer
+
+    answer = Answer(question="q", intent="metrics", summary="does not match ^[a-z]{1,40}$ "
+                    "[bold]x[/bold] :email: see [metric:email:error_rate]")
+    with out.capture() as captured:
+        render_answer(answer, out)
+    text = captured.get()
+    assert "does not match ^[a-z]{1,40}$ [bold]x[/bold] :email: see [metric:email:error_rate]" \
+        in text
+    from bot.cli_common import err, escape
+
+    with err.capture() as captured:
+        err.print(f"[red]error:[/red] {escape('pattern ^[a-z]{1,40}$ :email:')}")
+    assert "pattern ^[a-z]{1,40}$ :email:" in captured.get()

@@ -70,3 +70,18 @@ def test_cli_incident_life_cycle(monkeypatch, tmp_path):
     assert "## Timeline" in resolved.stdout and "stored in the knowledge base" in resolved.stdout
     missing = runner.invoke(app, ["incident", "ack", "INC-19990101-01"])
     assert missing.exit_code == 2 and "no incident" in missing.output
+
+
+def test_cli_declare_takes_sev_as_an_option_as_the_readme_shows(monkeypatch, tmp_path):
+    from bot.cli import app
+
+    monkeypatch.setenv("OPSCOPILOT_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+    declared = runner.invoke(app, ["incident", "declare", "checkout returns 500s", "--sev",
+                                   "sev2"])
+    assert declared.exit_code == 0, declared.output
+    assert "(sev2) declared: checkout returns 500s" in declared.stdout
+    twice = runner.invoke(app, ["incident", "declare", "db down", "sev1", "--sev", "sev2"])
+    assert twice.exit_code == 2 and "give the severity once" in twice.output
+    bad = runner.invoke(app, ["incident", "declare", "db down", "--sev", "sev9"])
+    assert bad.exit_code == 2 and "sev1 to sev4" in bad.output

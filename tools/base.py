@@ -149,7 +149,9 @@ class ToolRegistry:
         ]
 
     def run(self, name: str, args: Mapping[str, Any]) -> ToolResult:
-        """Validate `args` against the tool's schema and run it; backend faults become results."""
+        """Validate `args` against the tool's schema and run it. Backend faults, and any other
+        exception a tool raises (a library's internal error, a bug), become an error result with
+        one line, so the answer goes on with the other tools; the traceback goes to the log."""
         tool = self.get(name)
         started = time.perf_counter()
         try:
@@ -166,5 +168,10 @@ class ToolRegistry:
             except BackendError as exc:
                 log.warning("tool %s: backend error: %s", name, exc)
                 result = ToolResult(name, ToolStatus.ERROR, str(exc))
+            except Exception as exc:  # noqa: BLE001 - a bug or a library's fault: the answer goes on
+                log.exception("tool %s failed", name)
+                detail = " ".join(str(exc).split())[:200] or "no message"
+                result = ToolResult(name, ToolStatus.ERROR,
+                                    f"{name} failed: {type(exc).__name__}: {detail} (logged)")
         result.duration_ms = (time.perf_counter() - started) * 1000
         return result

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from tools.catalog import format_value
 
-__all__ = ["format_value", "fmt_time", "fmt_window", "fmt_ratio", "fmt_duration"]
+__all__ = ["format_value", "fmt_time", "fmt_window", "fmt_ratio", "fmt_duration", "yaml_problem"]
 
 
 def fmt_time(ts: int) -> str:
@@ -41,3 +41,11 @@ def fmt_duration(seconds: float) -> str:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parser error in one line ("line 3: expected ',' or ']'"), without the multi-line
+    excerpt PyYAML prints."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "invalid YAML"
+    return f"line {mark.line + 1}: {problem}" if mark is not None else str(problem)

@@ -17,6 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tools.formatting import yaml_problem
+
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
 
 
@@ -107,7 +109,7 @@ def load_case(path: Path) -> Case:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise CaseError(f"{label}: YAML syntax error: {exc}") from None
+        raise CaseError(f"{label}: YAML syntax error: {yaml_problem(exc)}") from None
     case = parse_case(raw, label)
     if case.id != path.parent.name:
         raise CaseError(f"{label}: id {case.id!r} differs from its folder name "

@@ -28,6 +28,7 @@ import yaml
 from tools.backends import Series
 from tools.backends.http import Breaker, JsonReader
 from tools.base import BackendError
+from tools.formatting import yaml_problem
 
 # {service} and {label} are filled in; {window} is the rate window (e.g. 2m). Templates from a
 # file may use $service, $label and $window instead, which needs no doubled braces.
@@ -94,8 +95,8 @@ def load_templates(path: Path, known_metrics: list[str]) -> TemplateFile:
     except OSError as exc:
         raise TemplateFileError(f"PromQL templates file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise TemplateFileError(f"PromQL templates file {path} is not valid YAML: {exc}") \
-            from None
+        raise TemplateFileError(f"PromQL templates file {path} is not valid YAML "
+                                f"({yaml_problem(exc)})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("templates"), dict):
         raise TemplateFileError(f"PromQL templates file {path}: expected a mapping with a "
                                 "'templates' mapping of metric name to PromQL")

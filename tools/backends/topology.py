@@ -29,6 +29,7 @@ import yaml
 
 from tools.backends.tracing import Call
 from tools.base import BackendError
+from tools.formatting import yaml_problem
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ def load_topology_file(path: Path) -> StaticTopology:
     except OSError as exc:
         raise TopologyError(f"service graph file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise TopologyError(f"service graph file {path} is not valid YAML: {exc}") from None
+        raise TopologyError(f"service graph file {path} is not valid YAML ({yaml_problem(exc)})") \
+            from None
     services = raw.get("services") if isinstance(raw, dict) else None
     if not isinstance(services, dict) or not services:
         raise TopologyError(f"service graph file {path}: expected 'services:' mapping each "
