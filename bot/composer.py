@@ -181,7 +181,10 @@ def _listing(answer: Answer, results: list[ToolResult], empty: str) -> list[str]
     findings.sort(key=lambda f: -f.score)
     answer.findings = findings
     if not findings:
-        return [r.summary for r in results if r.status is not ToolStatus.ERROR] or [empty]
+        said = [r.summary for r in results if r.status is not ToolStatus.ERROR]
+        if said or not results:
+            return said or [empty]
+        return []  # every tool failed: "nothing found" would claim a look; the failures speak
     head = [r.summary[0].upper() + r.summary[1:] + ":" for r in results if r.ok]
     return head + _bullets(findings, 8)
 

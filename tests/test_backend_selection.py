@@ -260,3 +260,23 @@ def test_prometheus_down_with_nothing_else_is_no_unknown_service_error(runtime_f
     assert answer.services == ["checkout"]
     assert f"Prometheus at {prom} is unreachable" in answer.summary
     assert "cannot tell whether they are normal" in answer.summary
+
+
+@pytest.mark.parametrize(("question", "claim", "cause"), [
+    ("what changed in the last 3 hours?", "Nothing found", "no changes backend is configured"),
+    ("which alerts are firing?", "No alerts firing", "is unreachable"),
+])
+def test_a_source_that_could_not_be_read_is_never_reported_as_empty(runtime_for, question,
+                                                                    claim, cause):
+    prom = f"http://127.0.0.1:{free_port()}"  # nothing listens there: connection refused
+    settings = load_settings(prometheus={"url": prom, "retries": 0})
+    router = runtime_for("bad-deploy-checkout").copilot.router
+    before = list(router.services)
+    try:
+        runtime = build_runtime(settings, router=router,
+                                transport=Routes({"127.0.0.1": httpx.HTTPTransport()}))
+        answer = runtime.copilot.answer(Question(question, WHEN))
+    finally:
+        router.services, router.services_incomplete = before, False
+    assert claim not in answer.summary
+    assert answer.summary.startswith("Could not use") and cause in answer.summary
