@@ -106,3 +106,10 @@ def test_forecast_over_prometheus_series(runtime_for):
     [f] = result.findings
     assert f.baseline == 1024.0 and f.value == pytest.approx(620.0, abs=1.0)
     assert "at this rate it reaches the limit in about 6 h 44 min" in f.text
+
+
+def test_a_full_pool_answer_quotes_one_value_and_since_when(runtime_for):
+    answer = ask(runtime_for("pool-exhaustion-payment"), "db connections payment")
+    [pool] = [f for f in answer.findings if f.kind == "forecast"]
+    assert "is 20.0 of 20.0: at its limit since" in pool.text
+    assert "reaches the limit" not in answer.summary and ungrounded_numbers(answer) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tools.anomaly.forecast import forecast_saturation
+from tools.anomaly.forecast import forecast_recent, forecast_saturation
 from tools.sandbox.simulator import load_sandbox
 
 
@@ -35,3 +35,17 @@ def test_memory_leak_of_the_sandbox_is_forecast_from_its_last_restart():
     f = forecast_saturation(ts, vs, capacity=1024.0, window_s=1800)
     assert f is not None and f.eta_s is not None
     assert f.slope_per_hour == pytest.approx(2400, rel=0.2)  # 40 MB a minute
+
+
+def test_a_pool_full_for_ten_minutes_is_at_its_limit_since_then_not_about_to_fill():
+    # fills over 20 min, then sits at its limit of 20 for 10 min (the case that once answered
+    # "17.3 of 20.0, reaches the limit in about 5 min" beside "20.0 now")
+    ts = np.arange(0, 1800, 15.0)
+    vs = np.minimum(20.0, 5 + 15 * ts / 1200)
+    f = forecast_recent(ts, vs, capacity=20.0)
+    assert f is not None and f.saturated
+    assert f.observed == 20.0 and f.eta_s == 0.0
+    assert f.full_since == pytest.approx(1200, abs=15)
+    rising = forecast_recent(ts[:60], vs[:60], capacity=20.0)  # before it filled: an ETA, not full
+    assert rising is not None and rising.full_since is None and rising.eta_s
+    assert rising.observed == pytest.approx(vs[59])

@@ -18,6 +18,7 @@ METHOD_SCOPES = {
     "pins_add": {"pins:write"},
     "files_upload_v2": {"files:write", "files:read"},
     "users_lookupByEmail": {"users:read", "users:read.email"},
+    "auth_test": set(),  # checks the token at start; needs no scope
 }
 EVENT_SCOPES = {"app_mention": {"app_mentions:read"}, "message.channels": {"channels:history"},
                 "message.im": {"im:history"}}

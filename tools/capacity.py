@@ -119,12 +119,16 @@ class ForecastCapacity:
 
 def _describe(service: str, metric: str, f: CapacityForecast, at: int, query: str
               ) -> tuple[Evidence, str]:
-    now, cap = format_value(metric, min(f.level, f.capacity)), format_value(metric, f.capacity)
+    shown = f.observed if f.observed is not None else min(f.level, f.capacity)
+    now, cap = format_value(metric, shown), format_value(metric, f.capacity)
     window = f"since {fmt_duration(f.window_s)} ago" if f.window_s < LONG_S else "last 6 h"
     values: dict[str, object] = {"now": now, "limit": cap, "window": window,
                                  "growth per hour": format_value(metric, f.slope_per_hour)}
     head = f"{LABELS[metric]} of {service} is {now} of {cap}"
-    if f.saturated:
+    if f.full_since is not None:
+        values["full since"] = fmt_time(int(f.full_since))
+        text = f"{head}: at its limit since {values['full since']}"
+    elif f.saturated:
         text = f"{head}: at its limit now"
     elif f.eta_s is None:
         text = f"{head} and not rising ({window})"

@@ -14,7 +14,7 @@ reset (a restart) too few points remain and there is no forecast yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,10 +35,12 @@ class CapacityForecast:
     slope_low_per_hour: float = 0.0  # the slope's 90 % interval
     slope_high_per_hour: float = 0.0
     window_s: float = 0.0  # the window the line was fitted on
+    observed: float | None = None  # the last sample, as other answers quote "now"
+    full_since: float | None = None  # the samples have sat at the limit since then
 
     @property
     def saturated(self) -> bool:
-        return self.level >= self.capacity
+        return self.full_since is not None or self.level >= self.capacity
 
 
 def _after_last_reset(ts: np.ndarray, vs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,10 +140,29 @@ def forecast_recent(timestamps: np.ndarray, values: np.ndarray, capacity: float
     ts, vs = ts[ok], vs[ok]
     if len(ts) == 0:
         return None
+    full = _full_since(ts, vs, capacity)
+    if full is not None:  # already at the limit: no line to extrapolate, say since when
+        return CapacityForecast(level=float(vs[-1]), capacity=float(capacity),
+                                slope_per_hour=0.0, eta_s=0.0, eta_low_s=0.0, eta_high_s=0.0,
+                                points=len(ts), observed=float(vs[-1]), full_since=full)
     recent = ts >= ts[-1] - REGIME_S
     rt, rv = _after_last_reset(ts[recent], vs[recent])
     b = _regime_start(rt, rv)
     if b > 0:
         span = float(rt[-1] - rt[b]) + 1.0
-        return forecast_saturation(rt[b:], rv[b:], capacity, span, min_points=5)
-    return forecast_saturation(ts, vs, capacity, LONG_S)
+        fitted = forecast_saturation(rt[b:], rv[b:], capacity, span, min_points=5)
+    else:
+        fitted = forecast_saturation(ts, vs, capacity, LONG_S)
+    return replace(fitted, observed=float(vs[-1])) if fitted is not None else None
+
+
+AT_LIMIT = 0.005  # within half a percent of the limit counts as at it (gauges jitter)
+
+
+def _full_since(ts: np.ndarray, vs: np.ndarray, capacity: float) -> float | None:
+    """When the trailing run of samples at the limit began, if the last two samples are in it."""
+    at = vs >= capacity * (1.0 - AT_LIMIT)
+    if len(at) < 2 or not (at[-1] and at[-2]):
+        return None
+    below = np.flatnonzero(~at)
+    return float(ts[below[-1] + 1]) if below.size else float(ts[0])
