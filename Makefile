@@ -29,8 +29,8 @@ gate: setup
 	$(PY) -m evals.gate
 
 lint: setup
-	$(VENV)/bin/ruff check bot tools knowledge evals tests
-	$(VENV)/bin/mypy bot tools knowledge evals
+	$(VENV)/bin/ruff check infra bot tools knowledge evals tests
+	$(VENV)/bin/mypy infra bot tools knowledge evals
 
 bench: setup
 	$(PY) -m evals.bench_sandbox

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.state import Base, ensure_tables, session_factory, state_engine
-from tools.redact import redact
+from infra.redact import redact
 
 if TYPE_CHECKING:
     from bot.answer import Answer, Question
@@ -130,7 +130,8 @@ class AnswerLog:
             id=answer_id, ts=self.clock(), source=source[:40],
             user_hash=user_hash(question.user), channel=(question.channel or "")[:100],
             context=self.context[:200], asked_at=question.time.timestamp(),
-            question=redact(question.text), summary=redact(answer.summary)[:SUMMARY_CHARS],
+            question=redact(question.text),
+            summary=redact(answer.summary)[:SUMMARY_CHARS],
             intent=answer.intent, confidence=float(answer.confidence),
             tools=json.dumps(answer.tools), evidence=json.dumps([e.id for e in answer.evidence]),
             status=answer_status(answer), latency_ms=float(latency_ms), mode=answer.mode)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.state import Base, ensure_tables, session_factory, state_engine
-from tools.redact import redact
+from infra.redact import redact
 
 if TYPE_CHECKING:
     from bot.settings import Settings

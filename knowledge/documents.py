@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
+
+from infra.redact import redact
 
 Kind = Literal["postmortem", "runbook"]
 KINDS: tuple[str, ...] = ("postmortem", "runbook")
@@ -50,6 +52,14 @@ class Document:
         """A hash of everything that ends up in the store: equal hash, nothing to re-ingest."""
         payload = json.dumps(self.to_dict(), sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def redacted(self) -> Document:
+        """A copy whose prose carries no credentials, e-mail addresses or phone numbers."""
+        return replace(
+            self, title=redact(self.title), body=redact(self.body),
+            symptoms=[redact(s) for s in self.symptoms],
+            root_cause=redact(self.root_cause), resolution=redact(self.resolution),
+            action_items=[redact(a) for a in self.action_items])
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,6 +1,7 @@
 """Ingestion: files -> documents -> chunks -> the store, idempotent and safe to interrupt.
 
-A document whose content hash is already stored (all chunks, no other version) is left alone,
+Documents are redacted (`infra.redact.redact`) before anything is stored. A document
+whose content hash is already stored (all chunks, no other version) is left alone,
 so re-running an ingest changes nothing; an edited document replaces its old chunks. Documents
 are written in batches (one embedding call and one upsert per batch); a bad file is skipped with
 its reason and the rest goes in.
@@ -74,8 +75,12 @@ def collect(paths: Sequence[Path], kind: str = "auto"
 def ingest_documents(store: KnowledgeStore, docs: Iterable[Document],
                      progress: Progress | None = None,
                      batch_docs: int = BATCH_DOCS) -> IngestReport:
-    """Write the documents that changed; leave identical ones untouched."""
-    docs = list(docs)
+    """Write the documents that changed; leave identical ones untouched.
+
+    What is stored is redacted first: a postmortem that quotes a token or an e-mail address keeps
+    its text, and the knowledge base (and every search result) never holds the secret.
+    """
+    docs = [doc.redacted() for doc in docs]
     report = IngestReport()
     stored = store.stored_docs()
     pending: list[tuple[Document, list[Chunk]]] = []

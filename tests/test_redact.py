@@ -1,6 +1,6 @@
 import pytest
 
-from tools.redact import redact
+from infra.redact import redact
 
 
 @pytest.mark.parametrize(("text", "secret"), [

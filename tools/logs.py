@@ -11,12 +11,12 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from infra.redact import redact
 from tools.anomaly.logtemplates import TemplateMiner
 from tools.backends import LogLine, LogsBackend
 from tools.base import Evidence, Finding, ToolResult, ToolStatus
 from tools.formatting import fmt_duration, fmt_time, fmt_window
 from tools.metrics import Window
-from tools.redact import redact
 
 SAMPLE_CHARS = 240
 TOP_TEMPLATES = 3

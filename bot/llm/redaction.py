@@ -1,9 +1,9 @@
 """Redact secrets and personal data from everything sent to a model provider.
 
-`tools.redact.redact` (credentials) runs first; the patterns below add what a prompt must not carry
-either: provider API keys, cloud secrets, e-mail addresses and phone numbers. Operators add their
-own regexes with OPSCOPILOT_LLM__REDACT_PATTERNS (a JSON list); OPSCOPILOT_LLM__REDACT=false turns
-it off (for a model that runs inside the same trust boundary).
+`infra.redact.redact` (credentials, provider keys, e-mail addresses, phone numbers) runs
+first, the one set of patterns the project has. Operators add their own regexes with
+OPSCOPILOT_LLM__REDACT_PATTERNS (a JSON list); OPSCOPILOT_LLM__REDACT=false turns it off (for a
+model that runs inside the same trust boundary).
 """
 
 from __future__ import annotations
@@ -13,39 +13,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.settings import LLMSettings, SettingsError
-from tools.redact import redact as redact_credentials
+from infra.redact import redact
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
-# Before tools.redact: its key=value rule would take "Bearer" as the value of "Authorization:"
-# and leave the token itself in place.
-_FIRST: tuple[tuple[str, str], ...] = (
-    (r"(?i)\b(bearer|basic|token)\s+[a-z0-9._~+/=-]{8,}", r"\1 [REDACTED]"),
-)
-_EXTRA: tuple[tuple[str, str], ...] = (
-    # any key whose name contains secret/token/password/api key, also inside longer names
-    (r"(?i)\b([a-z0-9_.-]*(?:secret|token|passw(?:or)?d|pwd|api[_-]?key|access[_-]?key)"
-     r"[a-z0-9_.-]*)([\"']?\s*[=:]\s*)(?!\[REDACTED)(\"[^\"]*\"|'[^']*'|\S+)", r"\1\2[REDACTED]"),
-    (r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}", "[REDACTED-API-KEY]"),
-    (r"\bgh[pousr]_[A-Za-z0-9]{30,}", "[REDACTED-GITHUB-TOKEN]"),
-    (r"\bglpat-[A-Za-z0-9_-]{20,}", "[REDACTED-GITLAB-TOKEN]"),
-    (r"\bAIza[0-9A-Za-z_-]{35}\b", "[REDACTED-GOOGLE-KEY]"),
-    (r"\b(?:ASIA|AKIA)[0-9A-Z]{16}\b", "[REDACTED-AWS-KEY]"),
-    (r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}", "[REDACTED-STRIPE-KEY]"),
-    (r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b", "[REDACTED-EMAIL]"),
-    (r"(?<![\w.:])\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}\b", "[REDACTED-PHONE]"),
-)
-
 
 class Redactor:
-    """Apply the credential patterns, the extras above and the configured ones, in that order."""
+    """Apply the project's patterns, then the configured ones."""
 
     def __init__(self, enabled: bool = True, patterns: Sequence[str] = ()) -> None:
         self.enabled = enabled
-        self._first = [(re.compile(p), r) for p, r in _FIRST]
-        self._patterns: list[tuple[re.Pattern[str], str]] = [
-            (re.compile(p), r) for p, r in _EXTRA]
+        self._patterns: list[tuple[re.Pattern[str], str]] = []
         for i, pattern in enumerate(patterns):
             try:
                 self._patterns.append((re.compile(pattern), "[REDACTED]"))
@@ -60,9 +39,7 @@ class Redactor:
     def text(self, text: str) -> str:
         if not self.enabled or not text:
             return text
-        for pattern, replacement in self._first:
-            text = pattern.sub(replacement, text)
-        text = redact_credentials(text)
+        text = redact(text)
         for pattern, replacement in self._patterns:
             text = pattern.sub(replacement, text)
         return text

@@ -12,8 +12,8 @@ import re
 from typing import Any
 
 from bot.answer import Answer
+from infra.redact import redact
 from tools.formatting import fmt_window
-from tools.redact import redact
 
 Block = dict[str, Any]
 

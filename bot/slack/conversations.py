@@ -26,7 +26,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.charts import series_png
 from bot.slack.context import SlackBot
-from tools.redact import redact
+from infra.redact import redact
 
 log = logging.getLogger(__name__)
 

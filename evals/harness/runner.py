@@ -146,7 +146,7 @@ def run_case(harness: Harness, case: Case) -> CaseResult:
     from bot.copilot import Conversation
     from bot.entities import QuestionError
     from bot.grounding import ungrounded_numbers
-    from tools.redact import redact
+    from infra.redact import redact
 
     copilot = harness.copilot(case.scenario)
     sandbox = harness.sandboxes[case.scenario]

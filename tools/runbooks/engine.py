@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tools.redact import redact
+from infra.redact import redact
 from tools.runbooks.plan import RenderedStep
 from tools.runbooks.seams import Clock, Executor, MetricsReader
 

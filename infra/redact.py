@@ -1,6 +1,8 @@
-"""Redaction of secrets in text that leaves the process (answers, Slack, LLM prompts).
+"""Redaction of secrets and personal data: the one place these patterns live.
 
-Logs and command output are data and may carry credentials; what we show of them passes here.
+Logs, documents, questions and command output are data and may carry credentials, e-mail
+addresses and phone numbers. Whatever we show (answers, Slack posts), keep (the knowledge base at
+ingest, the answer log, the audit log) or send to a model provider passes `redact` first.
 """
 
 from __future__ import annotations
@@ -35,12 +37,26 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | None], ...] = (
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "[REDACTED-JWT]"),
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
      "[REDACTED-PRIVATE-KEY]"),
-    (re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+@"), r"\1[REDACTED]@"),
+    (re.compile(r"(?i)(://[^/\s:@]*:)[^@\s/]+@"), r"\1[REDACTED]@"),  # user may be empty
+    (re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"), "[REDACTED-API-KEY]"),
+    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), "[REDACTED-GITLAB-TOKEN]"),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), "[REDACTED-GOOGLE-KEY]"),
+    (re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"), "[REDACTED-STRIPE-KEY]"),
+)
+_PERSONAL: tuple[tuple[re.Pattern[str], str], ...] = (
+    # the user part may be "[REDACTED]" already when a DSN's password sat before the @
+    (re.compile(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b"),
+     "[REDACTED-EMAIL]"),
+    (re.compile(r"(?<![\w.:])\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}\b"),
+     "[REDACTED-PHONE]"),
 )
 
 
 def redact(text: str) -> str:
-    """Replace credentials in `text` with a marker; everything else is kept as it was."""
+    """Replace credentials and personal data in `text` with a marker; the rest is kept as it was."""
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement if replacement is not None else _pair, text)
+    for personal, marker in _PERSONAL:
+        text = personal.sub(marker, text)
     return text
+
