@@ -323,21 +323,45 @@ def sandbox_show(
 def sandbox_export(
     name: Annotated[str, typer.Argument(help="scenario name or YAML file")],
     output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
-    fmt: Annotated[str, typer.Option("--format", help="openmetrics or csv")] = "openmetrics",
+    fmt: Annotated[str, typer.Option(
+        "--format", help="openmetrics, csv, rca (for `rca`), series (for `anomaly score`: "
+        "needs --service and --metric) or logs (for `logs templates`)")] = "openmetrics",
+    service: Annotated[str | None, typer.Option(help="series and logs: the service")] = None,
+    metric: Annotated[str | None, typer.Option(help="series: the metric")] = None,
 ) -> None:
-    """Write a scenario's metrics as OpenMetrics (for promtool backfill) or CSV."""
-    from tools.sandbox.export import export_csv, export_openmetrics
+    """Write a scenario's data in the formats Prometheus and the offline commands read."""
+    from tools.sandbox import export
+    from tools.sandbox.errors import UnknownSeries
     from tools.sandbox.simulator import load_sandbox
 
+    formats = ("openmetrics", "csv", "rca", "series", "logs")
     with user_errors():
-        writers = {"openmetrics": export_openmetrics, "csv": export_csv}
-        if fmt not in writers:
-            raise UsageError(f"--format {fmt!r}: choose openmetrics or csv")
+        if fmt not in formats:
+            raise UsageError(f"--format {fmt!r}: choose {', '.join(formats)}")
+        if fmt == "series" and not (service and metric):
+            raise UsageError("--format series needs --service and --metric "
+                             "(e.g. --service checkout --metric error_rate)")
         if output.parent and not output.parent.exists():
             raise UsageError(f"--output {output}: folder {output.parent} does not exist")
         sb = load_sandbox(name)
-        _write_atomically(output, lambda fh: writers[fmt](sb, fh))
-    err.print(f"wrote {output}")
+        try:
+            if service:
+                sb.metric_names(service)
+            if metric and service:
+                sb.series(service, metric, sb.start, sb.start)
+        except UnknownSeries as exc:
+            raise UsageError(exc.args[0]) from None
+        onset: list[int] = []
+        writers: dict[str, Callable[[TextIO], None]] = {
+            "openmetrics": lambda fh: export.export_openmetrics(sb, fh),
+            "csv": lambda fh: export.export_csv(sb, fh),
+            "rca": lambda fh: onset.append(export.export_rca(sb, fh)),
+            "series": lambda fh: export.export_series(sb, fh, service or "", metric or ""),
+            "logs": lambda fh: export.export_logs(sb, fh, service),
+        }
+        _write_atomically(output, writers[fmt])
+    err.print(f"wrote {output}" + (f" (the fault starts at {onset[0]}: "
+                                   f"--inject-time {onset[0]})" if onset else ""))
 
 
 def main() -> None:

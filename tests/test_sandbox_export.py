@@ -84,3 +84,29 @@ def test_scenario_index_is_the_list_json_contract():
         for fault in item["faults"]:
             assert set(fault) == {"service", "kind", "start", "end"}
             assert isinstance(fault["start"], int) and fault["end"] > fault["start"]
+
+
+def test_the_offline_commands_formats_read_back(tmp_path):
+    from tools.anomaly.series_io import read_series
+    from tools.rca.table import read_signal_csv
+    from tools.sandbox.export import export_logs, export_rca, export_series
+
+    sb = load_sandbox("bad-deploy-checkout")
+    [fault] = sb.scenario.faults
+    path = tmp_path / "metrics.csv"
+    with path.open("w") as fh:
+        onset = export_rca(sb, fh)
+    assert onset == fault.start
+    table = read_signal_csv(path)
+    assert table.timestamps[0] == fault.start - 3600 and table.timestamps[-1] < fault.end
+    assert len(table.timestamps) == 3600 // sb.step + (fault.end - fault.start) // sb.step
+    out = io.StringIO()
+    export_series(sb, out, "checkout", "error_rate")
+    series = read_series(io.StringIO(out.getvalue()))
+    ts, vs = sb.series("checkout", "error_rate", sb.start, sb.end)
+    assert np.array_equal(series.timestamps, ts) and np.allclose(series.values, vs, atol=1e-6)
+    logs = io.StringIO()
+    export_logs(sb, logs, "checkout")
+    lines = logs.getvalue().splitlines()
+    assert lines and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ [A-Z]+ checkout: ", line)
+                         for line in lines)
