@@ -5,6 +5,8 @@ only in sandbox mode, and "not configured" answers for what is left)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,7 +83,8 @@ def build_registry(backend: Backends, kb: KnowledgeBase | None = None,
 
 
 def build_backends(settings: Settings, scenario: str | Path | None = None,
-                   transport: httpx.BaseTransport | None = None) -> tuple[Backends, Sandbox | None]:
+                   transport: httpx.BaseTransport | None = None,
+                   clock: Callable[[], float] = time.time) -> tuple[Backends, Sandbox | None]:
     """A scenario given: the sandbox serves every seam. Else what the settings configure."""
     sandbox = None
     if scenario is not None or uses_sandbox(settings):
@@ -90,7 +93,7 @@ def build_backends(settings: Settings, scenario: str | Path | None = None,
             return Backends.from_sandbox(SandboxBackend(sandbox)), sandbox
     try:
         backends = select_backends(settings, SandboxBackend(sandbox) if sandbox else None,
-                                   transport)
+                                   transport, clock=clock)
     except ValueError as exc:  # an unusable PromQL templates or service graph file
         raise SettingsError(str(exc)) from None
     return backends, sandbox
@@ -98,13 +101,14 @@ def build_backends(settings: Settings, scenario: str | Path | None = None,
 
 def build_runtime(settings: Settings, scenario: str | Path | None = None,
                   router: Router | None = None,
-                  transport: httpx.BaseTransport | None = None) -> Runtime:
+                  transport: httpx.BaseTransport | None = None,
+                  clock: Callable[[], float] = time.time) -> Runtime:
     """The copilot over the backends `build_backends` chooses.
 
     Pass `router` to share one trained router between runtimes (tests, evals): training it is
-    the only slow part of a start. `transport` is the HTTP seam for tests.
+    the only slow part of a start. `transport` and `clock` are the HTTP and time seams for tests.
     """
-    backends, sandbox = build_backends(settings, scenario, transport)
+    backends, sandbox = build_backends(settings, scenario, transport, clock)
     services = backends.services()
     if router is None:
         from knowledge.embeddings import shared_embedder

@@ -37,7 +37,7 @@ def backend(body, status=200) -> tuple[AlertmanagerBackend, list[httpx.Request]]
         return httpx.Response(status, json=body)
 
     return AlertmanagerBackend(URL, httpx.Client(transport=httpx.MockTransport(handler)),
-                               backoff_s=0), seen
+                               backoff_s=0, clock=lambda: NOW + 60), seen
 
 
 def test_active_alerts_become_firing_alerts():

@@ -209,7 +209,7 @@ def test_prometheus_down_the_answer_says_so_and_uses_the_others(runtime_for, tmp
     try:
         runtime = build_runtime(settings, router=router, transport=Routes({
             "127.0.0.1": httpx.HTTPTransport(), "am.test": mock(alertmanager),
-            "loki.test": mock(loki)}))
+            "loki.test": mock(loki)}), clock=lambda: NOW + 60)
         answer = runtime.copilot.answer(Question("what is wrong with checkout?", WHEN))
     finally:
         router.services = before

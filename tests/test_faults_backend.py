@@ -104,7 +104,8 @@ CALLS: dict[str, Callable[[str], object]] = {
     "Tempo": lambda u: TempoBackend(u, httpx.Client(), timeout_s=TIMEOUT, retries=1,
                                     backoff_s=0.05).find_traces(None, T0, T0 + 60, 10),
     "Alertmanager": lambda u: AlertmanagerBackend(u, httpx.Client(), timeout_s=TIMEOUT,
-                                                  retries=1, backoff_s=0.05).firing(T0),
+                                                  retries=1, backoff_s=0.05,
+                                                  clock=lambda: T0).firing(T0),
 }
 FAULTS = {
     "slow": (BackendTimeout, "did not answer within 0.3 s"),

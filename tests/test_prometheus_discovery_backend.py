@@ -133,21 +133,26 @@ PROM_ALERTS = [
 
 
 def test_prometheus_alerts_are_an_alerts_source():
-    b = PrometheusAlertsBackend(URL, client(FakePrometheus(PROM_ALERTS)), backoff_s=0)
+    b = PrometheusAlertsBackend(URL, client(FakePrometheus(PROM_ALERTS)), backoff_s=0,
+                                clock=lambda: T0 + 3600)
     alerts, query = b.firing(T0 + 3600)
     assert [(a.name, a.service, a.severity) for a in alerts] == [
         ("HighErrorRate", "checkout", "critical")]
     assert alerts[0].starts_at == 1_699_999_500 and "/api/v1/alerts" in query
-    assert b.firing(1_699_999_000)[0] == []  # not yet active then
+    earlier = PrometheusAlertsBackend(URL, client(FakePrometheus(PROM_ALERTS)), backoff_s=0,
+                                      clock=lambda: 1_699_999_100)
+    assert earlier.firing(1_699_999_000)[0] == []  # "now" then: not yet active
 
 
 def test_combined_alerts_dedupe_and_survive_one_source_down():
-    prom = PrometheusAlertsBackend(URL, client(FakePrometheus(PROM_ALERTS)), backoff_s=0)
+    prom = PrometheusAlertsBackend(URL, client(FakePrometheus(PROM_ALERTS)), backoff_s=0,
+                                   clock=lambda: T0 + 3600)
 
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
 
-    am = PrometheusAlertsBackend("http://am.test:9093", client(down), backoff_s=0)
+    am = PrometheusAlertsBackend("http://am.test:9093", client(down), backoff_s=0,
+                                 clock=lambda: T0)
     am.source = "alertmanager"
     registry = ToolRegistry()
     registry.register(FiringAlerts(CombinedAlerts([am, prom])))
@@ -179,3 +184,41 @@ def test_a_partial_response_keeps_its_warnings():
     series = PrometheusBackend(URL, client(thanos)).range_query("checkout", "cpu", T0, T0 + 15)
     assert list(series.values) == [1.0, 2.0]
     assert series.warnings == ["store 10.0.0.7:10901 timed out: partial response"]
+
+
+def test_a_past_moment_is_read_from_the_alerts_series_not_the_current_state():
+    asked: list[dict] = []
+
+    def prometheus(request: httpx.Request) -> httpx.Response:
+        asked.append(dict(request.url.params))
+        assert request.url.path == "/api/v1/query"  # never /api/v1/alerts for the past
+        labels = {"alertname": "HighErrorRate", "service": "checkout", "severity": "critical"}
+        if request.url.params["query"].startswith("ALERTS_FOR_STATE"):
+            result = [{"metric": {"__name__": "ALERTS_FOR_STATE", **labels},
+                       "value": [T0, str(T0 - 600)]}]
+        else:
+            result = [{"metric": {"__name__": "ALERTS", "alertstate": "firing", **labels},
+                       "value": [T0, "1"]}]
+        return httpx.Response(200, json={"status": OK, "data": {"resultType": "vector",
+                                                                  "result": result}})
+
+    b = PrometheusAlertsBackend(URL, client(prometheus), backoff_s=0, clock=lambda: T0 + 86400)
+    [alert], query = b.firing(T0)
+    assert (alert.name, alert.service, alert.starts_at) == ("HighErrorRate", "checkout", T0 - 600)
+    assert "alertstate" not in alert.labels and "ALERTS" in query
+    assert {a["time"] for a in asked} == {str(T0)}
+
+
+def test_alertmanager_says_it_cannot_know_the_past_instead_of_none_firing():
+    from tools.backends.alertmanager import AlertmanagerBackend
+
+    am = AlertmanagerBackend("http://am.test:9093", client(lambda r: httpx.Response(200, json=[])),
+                             backoff_s=0, clock=lambda: T0 + 86400)
+    registry = ToolRegistry()
+    registry.register(FiringAlerts(am))
+    result = registry.run("firing_alerts", {"at": T0})
+    assert result.status is ToolStatus.ERROR
+    assert "keeps only the current alerts" in result.summary
+    assert "no alerts firing" not in result.summary
+    now = registry.run("firing_alerts", {"at": T0 + 86400 - 30})
+    assert now.status is ToolStatus.NO_DATA  # the present: an empty list is an answer

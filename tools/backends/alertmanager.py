@@ -2,22 +2,37 @@
 `GET /api/v1/alerts`, each an `AlertsBackend`; `CombinedAlerts` reads both as one.
 
 Alertmanager only knows the present: `firing(at)` returns the active, unsilenced, uninhibited
-alerts that had started by `at`. The service an alert is about is read from a configurable label
-(`service` by default, then `job`, then `app`).
+alerts that had started by `at`, and for an `at` in the past (more than `PRESENT_S` before the
+clock) it says it cannot know (`NoHistory`) instead of answering "none firing". Prometheus keeps
+history: for a past `at` its backend reads the `ALERTS{alertstate="firing"}` series at that time
+and the start from `ALERTS_FOR_STATE`. The service an alert is about is read from a configurable
+label (`service` by default, then `job`, then `app`).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tools.backends import AlertsBackend, FiringAlert
 from tools.backends.http import HttpBackend
 from tools.base import BackendError
+from tools.formatting import fmt_time
 
 PATH = "/api/v2/alerts"
 PARAMS = {"active": "true", "silenced": "false", "inhibited": "false"}
+PRESENT_S = 300  # an `at` this close to the clock is "now": the current state answers it
+
+
+class NoHistory(BackendError):
+    """The source knows only the current alerts, and the question is about the past."""
+
+
+def is_past(at: int, clock: Callable[[], float]) -> bool:
+    return at < clock() - PRESENT_S
 
 
 def _unix(iso: str) -> int:
@@ -39,8 +54,12 @@ class AlertmanagerBackend(HttpBackend):
     SYSTEM: ClassVar[str] = "Alertmanager"
     service_labels: tuple[str, ...] = ("service", "job", "app")
     source: str = "alertmanager"
+    clock: Callable[[], float] = time.time
 
     def firing(self, at: int) -> tuple[list[FiringAlert], str]:
+        if is_past(at, self.clock):
+            raise NoHistory(f"Alertmanager at {self.base_url} keeps only the current alerts: "
+                            f"which were firing at {fmt_time(at)} cannot be known from it")
         status, body = self._reader.get(PATH, PARAMS)
         query = f"GET {self.base_url}{PATH}?active=true&silenced=false&inhibited=false"
         if status >= 400:
@@ -71,10 +90,13 @@ class PrometheusAlertsBackend(HttpBackend):
     SYSTEM: ClassVar[str] = "Prometheus"
     service_labels: tuple[str, ...] = ("service", "job", "app")
     source: str = "prometheus"
+    clock: Callable[[], float] = time.time
 
     def firing(self, at: int) -> tuple[list[FiringAlert], str]:
         from tools.backends.prometheus import prometheus_data
 
+        if is_past(at, self.clock):
+            return self._firing_then(at)
         data = prometheus_data(self._reader, "/api/v1/alerts", {})
         if not isinstance(data, dict) or not isinstance(data.get("alerts"), list):
             raise self._reader.malformed("data.alerts is not a list")
@@ -91,6 +113,41 @@ class PrometheusAlertsBackend(HttpBackend):
                 continue
             alerts.append(firing_alert(labels, annotations, started, self.service_labels))
         return alerts, f"GET {self.base_url}/api/v1/alerts (state firing)"
+
+    def _firing_then(self, at: int) -> tuple[list[FiringAlert], str]:
+        """What was firing at a past `at`, from the series Prometheus writes for its alerts."""
+        firing = self._vector('ALERTS{alertstate="firing"}', at)
+        started = {_key(labels): int(value) for labels, value in
+                   self._vector("ALERTS_FOR_STATE", at)}
+        alerts = []
+        for labels, _ in firing:
+            labels.pop("alertstate", None)
+            labels.pop("__name__", None)
+            since = started.get(_key(labels), at)
+            alerts.append(firing_alert(labels, {}, min(since, at), self.service_labels))
+        query = (f'GET {self.base_url}/api/v1/query ALERTS{{alertstate="firing"}} and '
+                 f"ALERTS_FOR_STATE at {fmt_time(at)} (history: no annotations)")
+        return alerts, query
+
+    def _vector(self, promql: str, at: int) -> list[tuple[dict[str, str], float]]:
+        from tools.backends.prometheus import prometheus_data
+
+        data: Any = prometheus_data(self._reader, "/api/v1/query", {"query": promql, "time": at})
+        if not isinstance(data, dict) or not isinstance(data.get("result"), list):
+            raise self._reader.malformed("data.result is not a list")
+        out = []
+        for item in data["result"]:
+            try:
+                labels = {str(k): str(v) for k, v in item["metric"].items()}
+                out.append((labels, float(item["value"][1])))
+            except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+                raise self._reader.malformed("a series has no metric or value") from None
+        return out
+
+
+def _key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in labels.items()
+                        if k not in ("__name__", "alertstate")))
 
 
 @dataclass

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -79,11 +80,13 @@ def http_client(timeout_s: float, token: SecretStr | None,
 
 def select_backends(settings: Settings, sandbox: SandboxBackend | None = None,
                     transport: httpx.BaseTransport | None = None,
-                    engine: Engine | None = None) -> Backends:
+                    engine: Engine | None = None,
+                    clock: Callable[[], float] = time.time) -> Backends:
     """The backends the settings ask for; `sandbox` (when given) fills the other seams.
 
     Raises TemplateFileError / TopologyError (ValueError) for unusable files. `transport` is
-    the HTTP seam tests use; `engine` is the state database the change-event store lives in.
+    the HTTP seam tests use; `engine` is the state database the change-event store lives in;
+    `clock` tells the alert sources which questions are about the past.
     """
     from tools.catalog import METRICS
 
@@ -120,11 +123,11 @@ def select_backends(settings: Settings, sandbox: SandboxBackend | None = None,
     if a.url:
         alert_sources.append(AlertmanagerBackend(
             str(a.url), http_client(a.timeout_s, a.bearer_token, transport),
-            timeout_s=a.timeout_s, retries=a.retries))
+            timeout_s=a.timeout_s, retries=a.retries, clock=clock))
     if p.url and p.alerts:
         alert_sources.append(PrometheusAlertsBackend(
             str(p.url), http_client(p.timeout_s, p.bearer_token, transport),
-            timeout_s=p.timeout_s, retries=p.retries, breaker=prometheus_breaker))
+            timeout_s=p.timeout_s, retries=p.retries, breaker=prometheus_breaker, clock=clock))
     alerts: AlertsBackend = (CombinedAlerts(alert_sources) if len(alert_sources) > 1
                              else alert_sources[0] if alert_sources else fallback("alerts"))
 
