@@ -112,3 +112,13 @@ def test_firing_alerts_from_the_rules(prometheus):
     assert [(a.name, a.service, a.severity, a.summary) for a in alerts] == [
         ("CheckoutErrors", "checkout", "critical", "checkout 5xx above 5 %")]
     assert query.endswith("/api/v1/alerts (state firing)")
+
+
+def test_alerts_of_a_past_moment_come_from_the_alerts_series(prometheus):
+    """The history path against the real server: ALERTS and ALERTS_FOR_STATE as it writes them."""
+    at = int(time.time()) - 1  # the fixture waited for the first evaluation that fired
+    b = PrometheusAlertsBackend(prometheus, httpx.Client(), clock=lambda: at + 3600)
+    alerts, query = b.firing(at)
+    assert [(a.name, a.service, a.severity) for a in alerts] == [
+        ("CheckoutErrors", "checkout", "critical")]  # NotYet is pending, not firing
+    assert alerts[0].starts_at < at and "ALERTS" in query
