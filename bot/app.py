@@ -31,6 +31,9 @@ from tools.incident import IncidentContext
 from tools.knowledge import SearchIncidents, SuggestRunbooks
 from tools.logs import SearchLogs
 from tools.metrics import DetectMetricAnomalies, QueryMetrics
+from tools.runbooks.loader import RunbookLibrary
+from tools.runbooks.policy import Policy
+from tools.runbooks.tool import ProposeRunbooks
 from tools.sandbox.simulator import Sandbox, load_sandbox
 from tools.traces import SearchTraces
 
@@ -82,6 +85,27 @@ def build_registry(backend: Backends, kb: KnowledgeBase | None = None,
     return registry
 
 
+def runbook_proposer(settings: Settings, sandbox: Sandbox | None) -> ProposeRunbooks:
+    """The executable runbooks an answer can hand over, with their dry-run plans; the library,
+    the policy and the sandbox's facts are read on the first proposal, not at start-up."""
+    cfg = settings.runbooks
+    facts: list[Callable[[str], dict[str, str]]] = []
+
+    def load() -> tuple[RunbookLibrary, Policy]:
+        return RunbookLibrary.load(cfg.library_dirs or None), Policy.load(cfg.policy_file)
+
+    def facts_for(service: str) -> dict[str, str]:
+        if sandbox is None:
+            return {}
+        if not facts:
+            from tools.runbooks.sandbox_target import SandboxWorld
+
+            facts.append(SandboxWorld(sandbox).facts)
+        return facts[0](service)
+
+    return ProposeRunbooks(None, None, cfg.target, facts_for, load=load)
+
+
 def build_backends(settings: Settings, scenario: str | Path | None = None,
                    transport: httpx.BaseTransport | None = None,
                    clock: Callable[[], float] = time.time) -> tuple[Backends, Sandbox | None]:
@@ -122,8 +146,9 @@ def build_runtime(settings: Settings, scenario: str | Path | None = None,
     models = ModelRegistry.under(settings.resolved_data_dir())
     detector = current_config(models)
     shadow = shadow_recorder(models, detector, lambda: state_engine(settings))
-    copilot = Copilot(router, build_registry(backends, kb, detector, shadow), backends.topology,
-                      settings)
+    registry = build_registry(backends, kb, detector, shadow)
+    registry.register(runbook_proposer(settings, sandbox))
+    copilot = Copilot(router, registry, backends.topology, settings)
     runtime = Runtime(copilot, sandbox, kb, backends)
     if settings.mode == "llm":  # LLM mode wraps the same tools (bot/llm, docs/llm.md)
         from bot.llm.copilot import apply_mode

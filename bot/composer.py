@@ -4,6 +4,7 @@ copied from a finding or an evidence item, never computed here or made up."""
 from __future__ import annotations
 
 from bot.answer import Answer, ChartSpec, RootCause, RunbookSuggestion, SimilarIncident
+from bot.focus import Focus, lead_lines
 from bot.planner import Plan
 from tools.backends import TopologySource
 from tools.base import Finding, ToolResult, ToolStatus
@@ -54,7 +55,7 @@ def _metrics_failure(scan: ToolResult | None) -> str | None:
 
 
 def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
-                 topology: TopologySource) -> list[str]:
+                 topology: TopologySource, focus: Focus | None = None) -> list[str]:
     by_tool = {r.tool: r for r in results}
     findings = [f for r in results for f in r.findings]
     anomalies = [f for f in findings if f.kind == "metric_anomaly"]
@@ -92,7 +93,7 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
             lines.append("Alerts firing nonetheless:")
             lines += _bullets(alerts)
         answer.findings = alerts + [f for f in findings if f.kind == "log_errors"]
-        return lines
+        return lead_lines(focus, anomalies, changes, [], topology) + lines
 
     context = by_tool.get("incident_context")
     if context is not None:
@@ -102,6 +103,7 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
             RootCause(c.service, c.metric, c.score, "; ".join(c.reasons), c.evidence)
             for c in rank_root_causes(findings, topology)
         ]
+    lines += lead_lines(focus, anomalies, changes, answer.root_causes, topology)
     sick = sorted({f.service for f in anomalies})
     if named and not any(s in sick for s in named):
         head = (f"{scope} itself looks normal over {window}, but services it depends on do not "
@@ -227,6 +229,29 @@ def _logs(answer: Answer, results: list[ToolResult]) -> list[str]:
     return lines
 
 
+def _runbooks(answer: Answer, results: list[ToolResult]) -> list[str]:
+    """The written runbooks that fit, then the executable ones: each with its dry-run plan and
+    how to request it (it runs only once approved)."""
+    proposed = next((r for r in results if r.tool == "propose_runbooks"), None)
+    lines = _listing(answer, [r for r in results if r is not proposed], "No runbook found.")
+    if proposed is None or proposed.status is not ToolStatus.NEEDS_APPROVAL:
+        return lines
+    answer.findings += proposed.findings
+    plans = {e.id: e for e in proposed.evidence}
+    lines.append("Executable runbooks (they run only after approval):")
+    for f, p in zip(proposed.findings, proposed.data["proposals"], strict=True):
+        ev = plans[f.evidence[0]]
+        lines.append(f"- {f.text}; needs {ev.values['approvals']}")
+        lines += [f"    {step}" for step in ev.summary.splitlines()[:4]]
+        if p["missing"]:
+            continue
+        args = " ".join(f"{k}={v}" for k, v in p["params"].items())
+        cli = " ".join(f"--param {k}={v}" for k, v in p["params"].items())
+        lines.append(f"  request it: `/ops runbook run {p['runbook']} {args}` in Slack, or "
+                     f"`opscopilot runbook request {p['runbook']} {cli}`".replace("  `", " `"))
+    return lines
+
+
 def _knowledge_lists(answer: Answer) -> None:
     """Fill similar_incidents and runbooks from the knowledge tools' findings and evidence."""
     evidence = {e.id: e for e in answer.evidence}
@@ -244,7 +269,8 @@ def _knowledge_lists(answer: Answer) -> None:
 
 
 def compose(question_text: str, intent: str, route_confidence: float, plan: Plan,
-            results: list[ToolResult], topology: TopologySource) -> Answer:
+            results: list[ToolResult], topology: TopologySource,
+            focus: Focus | None = None) -> Answer:
     answer = Answer(question=question_text, intent=intent, summary="",
                     services=plan.services, window=(plan.start, plan.end))
     for call, result in zip(plan.calls, results, strict=True):
@@ -257,7 +283,7 @@ def compose(question_text: str, intent: str, route_confidence: float, plan: Plan
     elif plan.note and not plan.calls:
         lines = [plan.note]
     elif intent == "investigate":
-        lines = _investigate(answer, plan, results, topology)
+        lines = _investigate(answer, plan, results, topology, focus)
     elif intent == "logs":
         lines = _logs(answer, results)
     elif intent == "changes":
@@ -271,6 +297,8 @@ def compose(question_text: str, intent: str, route_confidence: float, plan: Plan
                       plan.start - CHART_HISTORY_S, plan.end, f.evidence[0])
             for f in answer.findings[:3] if f.metric and f.evidence
         ]
+    elif intent == "runbook":
+        lines = _runbooks(answer, results)
     else:
         lines = _listing(answer, results, "Nothing found.")
     lines += _problems(results)

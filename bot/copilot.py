@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.answer import Answer, Question
 from bot.composer import compose
-from bot.planner import enrichment_calls, make_plan
+from bot.focus import question_focus
+from bot.planner import enrichment_calls, incident_context, make_plan
 from bot.router import Route, Router
 from bot.settings import Settings
 from tools.backends import TopologySource
@@ -52,7 +53,7 @@ class Copilot:
     def answer(self, question: Question, conversation: Conversation | None = None) -> Answer:
         started = time.perf_counter()
         now = int(question.time.timestamp())
-        route: Route = self.router.route(question.text, question.time)
+        route = self._settle(self.router.route(question.text, question.time))
         ents = route.entities
         services = list(ents.services)
         follow_up = False
@@ -67,6 +68,16 @@ class Copilot:
             services = list(conversation.incident_services)
             follow_up = True
 
+        context_query = conversation.incident_query if conversation else ""
+        about_now = ""
+        if not services and not context_query and route.intent in ("similar_incidents",
+                                                                    "runbook"):
+            # Outside a thread, "have we seen this before?" and "what should I do?" mean the
+            # incident in front of you: what is abnormal right now, and its suspects.
+            context_query, services = self._current_incident(now)
+            if services:
+                about_now = f"(about the current incident: {', '.join(services)})\n"
+
         if ents.window is not None:
             start, end = int(ents.window.start.timestamp()), int(ents.window.end.timestamp())
             end = min(end, now)
@@ -75,14 +86,18 @@ class Copilot:
         else:
             start, end = now - 60 * self.settings.router.default_window_minutes, now
 
+        focus = question_focus(question.text, services) if route.intent == "investigate" \
+            else None
         if route.confidence < self.settings.router.min_confidence and route.intent != "help":
             answer = self._unsure(question, route)
         else:
+            # "Is it the db?" is answered by looking everywhere, then judging the db.
+            scope = [] if focus and focus.kind == "hypothesis" else services
             plan = make_plan(
-                route.intent, services, list(ents.metrics), start, end,
+                route.intent, scope, list(ents.metrics), start, end,
                 set(self.registry.names()), self.topology, window_given=ents.window is not None,
                 log_level=ents.log_level, keywords=list(ents.keywords), question=question.text,
-                context_query=conversation.incident_query if conversation else None,
+                context_query=context_query or None,
             )
             results = [self.registry.run(c.tool, c.args) for c in plan.calls]
             if route.intent == "investigate":
@@ -100,10 +115,12 @@ class Copilot:
                 log.info("tool %s %s -> %s (%.0f ms)", call.tool, call.args, result.status.value,
                          result.duration_ms)
             answer = compose(question.text, route.intent, route.confidence, plan, results,
-                             self.topology)
+                             self.topology, focus)
             if follow_up:
                 answer.summary = f"(about {', '.join(services)}, from earlier in this thread)\n" \
                     + answer.summary
+            elif about_now:
+                answer.summary = about_now + answer.summary
         if conversation is not None:
             conversation.turns += 1
             if answer.services:
@@ -112,6 +129,29 @@ class Copilot:
                 conversation.window = answer.window
         answer.latency_ms = (time.perf_counter() - started) * 1000
         return answer
+
+    def _current_incident(self, now: int) -> tuple[str, list[str]]:
+        """What is wrong right now in words, and its suspects; ("", []) when nothing is."""
+        if "incident_context" not in self.registry.names():
+            return "", []
+        start = now - 60 * self.settings.router.default_window_minutes
+        result = self.registry.run("incident_context", {"services": [], "start": start,
+                                                        "end": now})
+        if not result.ok:
+            return "", []
+        return incident_context(result.findings, self.topology)
+
+    def _settle(self, route: Route) -> Route:
+        """A fragment the classifier is unsure of ("frontend error % rn", "OOM stuff") is still
+        about what it names: a metric is a metrics question, a service alone an investigation."""
+        ents = route.entities
+        unsure = route.confidence < self.settings.router.min_confidence
+        vague = route.intent in ("help", "out_of_scope") and route.confidence < 0.5
+        if not (unsure or vague) or not (ents.metrics or ents.services):
+            return route
+        intent = "metrics" if ents.metrics else "investigate"
+        return replace(route, intent=intent,
+                       confidence=max(route.confidence, self.settings.router.min_confidence))
 
     def _unsure(self, question: Question, route: Route) -> Answer:
         options = ", ".join(intent for intent, _ in route.alternatives)

@@ -139,6 +139,7 @@ placing active similar spring summer autumn winter duty infra kubectl symptoms s
 timeout timeouts order orders basket purchase purchases signup login lately anymore anyway
 general germany india japan france uk jvm gc vpn wifi laptop
 general random weather joke jokes poem recipe football movie music bitcoin
+itself myself yourself themselves ourselves sitrep tldr blast radius
 """
 COMMON_WORDS = frozenset(_COMMON_WORDS_TEXT.split())
 
@@ -259,6 +260,15 @@ def _is_common(word: str) -> bool:
     return word in COMMON_WORDS or (word.endswith("s") and word[:-1] in COMMON_WORDS)
 
 
+def _is_common_typo(word: str) -> bool:
+    """A slip of an everyday word ("teh", "chnaged", "lsat"): one edit, or for a 3-letter word
+    two swapped letters, away from a common word. Only checked where a service would be a guess."""
+    if len(word) < 3 or not word.isalpha():
+        return False
+    hit = process.extractOne(word, COMMON_WORDS, scorer=OSA.distance, score_cutoff=1)
+    return hit is not None and (len(word) > 3 or sorted(hit[0]) == sorted(word))
+
+
 def _metric_words() -> set[str]:
     words: set[str] = set()
     for info in METRICS.values():
@@ -285,7 +295,8 @@ def _unknown_candidates(text: str, original: str, matcher: _ServiceMatcher,
                 or key in metric_words
                 or key in matcher.alias_words
                 or word in _SERVICE_NOUNS
-                or (not strong and (any(ch.isdigit() for ch in key) or _REGION.match(word)))
+                or (not strong and (any(ch.isdigit() for ch in key) or _REGION.match(word)
+                                    or _is_common_typo(key)))
                 or re.search(r"[a-z][A-Z]", original[match.start(1) : match.end(1)])
                 or matcher.lookup(word) is not None
                 or _fuzzy_service(key, matcher.keys) is not None

@@ -145,6 +145,10 @@ def make_plan(
         query = f"{context_query} {question}" if context_query else question
         plan.scope = services
         plan.calls.append(ToolCall(needed[0], {"query": query, "services": services}))
+        if intent == "runbook" and "propose_runbooks" in available_tools:
+            # The executable runbooks that fit, with their dry-run plans: what to request.
+            plan.calls.append(ToolCall("propose_runbooks", {"text": query, "services": services,
+                                                            "k": 2}))
     elif needed:
         plan.scope = services
         plan.calls.append(ToolCall(needed[0], {"services": services, "start": start,
@@ -170,7 +174,8 @@ def incident_context(findings: list[Finding], topology: TopologySource) -> tuple
         if f.kind == "metric_anomaly" and f.metric:
             words.append(f"{f.service} {f.metric.replace('_', ' ')} "
                          f"{'high' if (f.value or 0) >= (f.baseline or 0) else 'low'}")
-        elif f.kind == "log_errors" and (m := re.search(r'"(.+)"', f.text)):
+        elif (f.kind == "log_errors" and f.score >= 0.5 or f.kind == "log_warnings") \
+                and (m := re.search(r'"(.+)"', f.text)):  # unusual errors, telling warnings
             words.append(" ".join(m[1].replace("<*>", " ").split()))
         elif f.kind == "alert":
             words.append(f.text.split(" ", 1)[0])

@@ -197,6 +197,11 @@ def test_error_tree() -> None:
     ("when does the tls cert expire", ["cert_expiry"]),
     ("5xx on frontend", ["error_rate"]),
     ("who is on call", []),
+    ("mem usage cart", ["memory"]),
+    ("OOM stuff", ["memory"]),
+    ("gc pauses on cart", ["memory"]),
+    ("frontend error % rn", ["error_rate"]),
+    ("err rate checkout", ["error_rate"]),
 ])
 def test_metrics(text: str, expected: list[str]) -> None:
     assert find_metrics(text) == expected
@@ -340,3 +345,22 @@ def test_apostrophes_are_not_quotes() -> None:
 def test_at_sign_means_at() -> None:
     window = parse_time_window("errors @14:05", NOW)
     assert window is not None and window.start == at(13, 50)
+
+
+@pytest.mark.parametrize("text", [
+    "wat changed in teh last 2h",
+    "errors in teh logs",
+    "anything wierd with the chekout",  # "chekout" is a typo of checkout, found as it
+    "latency for the lsat hour",
+])
+def test_typos_of_ordinary_words_are_not_unknown_services(text: str) -> None:
+    ents(text)
+
+
+def test_a_typo_of_a_service_name_still_finds_the_service() -> None:
+    assert ents("anything wierd with the chekout").services == ["checkout"]
+
+
+def test_a_real_unknown_service_is_still_refused_next_to_typos() -> None:
+    with pytest.raises(UnknownService, match="'kafka'"):
+        ents("cpu of kafka over teh last hour")

@@ -48,8 +48,9 @@ class RecentChanges:
                            "author": c.author})
             evidence.append(ev)
             kind = "deploy" if c.kind == "deploy" else "config change"
+            by = f" by {c.author}" if c.author else ""  # "who shipped what?"
             findings.append(Finding("change", c.service,
-                                    f"{kind} at {fmt_time(c.ts)}: {c.description}",
+                                    f"{kind} at {fmt_time(c.ts)}{by}: {c.description}",
                                     0.5, since=c.ts, evidence=[ev.id]))
         return ToolResult(self.name, ToolStatus.OK,
                           f"{len(changes)} changes in {window}", findings, evidence,

@@ -124,8 +124,10 @@ class SearchLogs:
             levels = Counter(line.level for line in lines)
             earlier = [line for line in before.lines if line.service == service]
             templates = line_templates(earlier + lines)
-            top = summarise(lines, templates[len(earlier):])[:TOP_TEMPLATES]
+            grouped = summarise(lines, templates[len(earlier):])
+            top = grouped[:TOP_TEMPLATES]
             errors = levels.get("ERROR", 0)
+            warnings = levels.get("WARN", 0)
             expected = before_counts.get(service, 0) * span_s / 3600
             values: dict[str, object] = {
                 "lines": len(lines),
@@ -146,7 +148,10 @@ class SearchLogs:
             evidence.append(ev)
             unusual = errors >= 5 and errors > 3 * max(expected, 1.0)
             if errors:
-                main = next((t for t in top if t.level == "ERROR"), top[0])
+                # The telling template is the commonest ERROR one, not the loudest overall.
+                main = next(t for t in grouped if t.level == "ERROR")
+                values.update(error_template=main.template, error_count=main.count,
+                              error_first=fmt_time(main.first))
                 # Since when: the main template's first line, if it is new to this window.
                 seen_before = set(templates[:len(earlier)])
                 since = main.first if main.template not in seen_before else None
@@ -158,6 +163,16 @@ class SearchLogs:
                 findings.append(Finding("log_errors", service, text, score,
                                         value=float(errors), since=since,
                                         evidence=[ev.id]))
+            if warnings:  # GC pauses, slow requests: said, below the errors
+                warn = next(t for t in grouped if t.level == "WARN")
+                values.update(warn_template=warn.template, warn_count=warn.count,
+                              warn_first=fmt_time(warn.first), warn_lines=warnings)
+                findings.append(Finding(
+                    "log_warnings", service,
+                    f"{service} logged {warnings} WARN lines in {fmt_duration(span_s)}; most "
+                    f"common: \"{warn.template}\" ({warn.count} times, first at "
+                    f"{fmt_time(warn.first)})", 0.05, value=float(warnings),
+                    evidence=[ev.id]))
         findings.sort(key=lambda f: -f.score)
         total = len(result.lines)
         more = " (truncated)" if result.truncated else ""

@@ -102,7 +102,7 @@ class Ranked:
 
 def rank_runbooks(library: Iterable[Runbook], ctx: IncidentContext) -> list[Ranked]:
     kinds = infer_fault_kinds(ctx)
-    words = set(re.findall(r"[a-z0-9-]+", ctx.text.lower()))
+    text = " ".join(re.findall(r"[a-z0-9-]+", ctx.text.lower()))
     out = []
     for rb in library:
         w, score, reasons = rb.when, 0.0, []
@@ -126,7 +126,8 @@ def rank_runbooks(library: Iterable[Runbook], ctx: IncidentContext) -> list[Rank
         if kb := sorted(set(w.kb_ids) & set(ctx.kb_runbooks)):
             score += 0.75
             reasons.append(f"the knowledge base suggests {kb[0]}")
-        if hits := [k for k in w.keywords if k in words]:
+        if hits := [k for k in w.keywords  # phrases too: "roll back", "fail over"
+                    if re.search(rf"(?<![a-z0-9-]){re.escape(k)}(?![a-z0-9-])", text)]:
             score += min(0.3 * len(hits), 0.9)
             reasons.append(f"the question mentions {', '.join(hits[:3])}")
         if score > 0:

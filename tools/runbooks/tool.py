@@ -34,9 +34,29 @@ class ProposeRunbooks:
     Params: ClassVar[type[BaseModel]] = ProposeRunbooksParams
     side_effects: ClassVar[bool] = False
 
-    def __init__(self, library: RunbookLibrary, policy: Policy, target: str,
-                 facts_for: Callable[[str], dict[str, str]] | None = None) -> None:
-        self.library, self.policy, self.target, self.facts_for = library, policy, target, facts_for
+    def __init__(self, library: RunbookLibrary | None, policy: Policy | None, target: str,
+                 facts_for: Callable[[str], dict[str, str]] | None = None,
+                 load: Callable[[], tuple[RunbookLibrary, Policy]] | None = None) -> None:
+        """Pass the library and policy, or `load` to read them on the first proposal (the
+        copilot's start-up then reads no runbook files)."""
+        if (library is None or policy is None) and load is None:
+            raise ValueError("give the library and policy, or a load function")
+        self._library, self._policy, self._load = library, policy, load
+        self.target, self.facts_for = target, facts_for
+
+    def _loaded(self) -> tuple[RunbookLibrary, Policy]:
+        if self._library is None or self._policy is None:
+            assert self._load is not None
+            self._library, self._policy = self._load()
+        return self._library, self._policy
+
+    @property
+    def library(self) -> RunbookLibrary:
+        return self._loaded()[0]
+
+    @property
+    def policy(self) -> Policy:
+        return self._loaded()[1]
 
     def run(self, params: ProposeRunbooksParams) -> ToolResult:
         top = params.services[0] if params.services else ""
@@ -55,6 +75,7 @@ class ProposeRunbooks:
             evidence.append(Evidence(ev_id, self.name, "runbook-library",
                                      f"runbook plan {p.runbook}", plan_text,
                                      {"risk": p.risk, "score": p.score, "approvals": needs,
+                                      "params": " ".join(f"{k}={v}" for k, v in p.params.items()),
                                       "plan_hash": p.plan.hash if p.plan else None}))
             findings.append(Finding("runbook", top, f"runbook {p.title} ({p.risk} risk): "
                                     f"{'; '.join(p.reasons)}", p.score, evidence=[ev_id]))

@@ -1,0 +1,107 @@
+"""Questions as on-call engineers type them (issue 25), end to end over the sandbox and the real
+router: typos, fragments, context questions about the incident in front of you, hypotheses,
+impact, remediation. Each answer is checked against the scenario's ground truth."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answer import Question
+from bot.grounding import ungrounded_numbers
+
+pytestmark = pytest.mark.slow
+
+
+def ask(runtime, text):
+    answer = runtime.copilot.answer(Question(text, runtime.default_now()))
+    assert ungrounded_numbers(answer) == [], answer.summary
+    return answer
+
+
+@pytest.fixture(scope="module")
+def seeded_for(runtime_for):
+    from knowledge.corpus import demo_documents
+    from knowledge.ingest import ingest_documents
+
+    def get(scenario: str):
+        runtime = runtime_for(scenario)
+        ingest_documents(runtime.kb.store, demo_documents())
+        return runtime
+
+    return get
+
+
+def test_a_typo_of_an_ordinary_word_is_not_a_service(runtime_for):
+    answer = ask(runtime_for("dependency-down-redis"), "wat changed in teh last 2h")
+    assert answer.intent == "changes" and "recent_changes" in answer.tools
+
+
+@pytest.mark.parametrize(("text", "service", "metric"), [
+    ("frontend error % rn", "frontend", "error_rate"),
+    ("mem usage cart", "cart", "memory"),
+])
+def test_fragments_read_the_series_they_name(runtime_for, text, service, metric):
+    answer = ask(runtime_for("memory-leak-cart"), text)
+    assert answer.intent == "metrics"
+    assert any(f.service == service and f.metric == metric for f in answer.findings), \
+        answer.summary
+
+
+def test_when_did_this_start_dates_the_first_anomaly(runtime_for):
+    answer = ask(runtime_for("dependency-down-redis"), "when did this start")
+    assert answer.summary.startswith("It started at 20:15 UTC"), answer.summary
+
+
+def test_impact_says_the_entry_points_error_share_and_what_is_not_measured(runtime_for):
+    answer = ask(runtime_for("dependency-down-redis"), "blast radius?")
+    assert answer.intent == "investigate"
+    first = answer.summary.splitlines()
+    assert first[0].startswith("Impact: 4 services affected (cart, checkout, frontend, redis)")
+    assert "error rate of frontend" in first[1] and "share of user requests" in first[1]
+    assert any("cannot give a user count" in line for line in first[:5])
+
+
+@pytest.mark.parametrize(("scenario", "text", "verdict"), [
+    ("network-delay-shipping", "is it the network?", "Possibly: shipping"),
+    ("dependency-down-redis", "is it the network?", "Unlikely: the most likely cause, redis"),
+    ("dependency-down-redis", "is it the db?", "Unlikely: postgres looks normal"),
+    ("dependency-down-redis", "could redis be the cause", "Likely: redis"),
+    ("bad-deploy-checkout", "was it the deploy?", "Possibly: deploy at 18:05 UTC"),
+    ("cpu-hog-recommendation", "was it the deploy?", "Unlikely: no deploy or config change"),
+    ("quiet", "is it the network?", "Nothing is abnormal right now"),
+])
+def test_hypotheses_are_confirmed_or_ruled_out_with_evidence(runtime_for, scenario, text,
+                                                            verdict):
+    answer = ask(runtime_for(scenario), text)
+    assert answer.intent == "investigate" and answer.summary.startswith(verdict), answer.summary
+
+
+def test_seen_this_before_outside_a_thread_means_the_current_incident(seeded_for):
+    answer = ask(seeded_for("dependency-down-redis"), "have we seen this before?")
+    assert answer.summary.startswith("(about the current incident: redis")
+    assert answer.similar_incidents
+    assert "redis" in answer.similar_incidents[0].title.lower(), answer.similar_incidents
+
+
+def test_remediation_hands_over_the_executable_runbook_and_how_to_request_it(seeded_for):
+    answer = ask(seeded_for("bad-deploy-checkout"), "roll back checkout")
+    assert answer.intent == "runbook" and "propose_runbooks" in answer.tools
+    assert "$ helm rollback checkout" in answer.summary
+    assert "opscopilot runbook request roll-back-deploy" in answer.summary
+    assert "/ops runbook run roll-back-deploy" in answer.summary
+
+
+def test_log_answers_show_the_telling_error_and_the_warnings(runtime_for):
+    answer = ask(runtime_for("dependency-down-redis"), "what's cart logging")
+    errors = next(f for f in answer.findings if f.kind == "log_errors")
+    assert "connection refused" in errors.text, errors.text
+    leak = ask(runtime_for("memory-leak-cart"), "what's cart logging")
+    warnings = next(f for f in leak.findings if f.kind == "log_warnings")
+    assert "GC pause" in warnings.text
+
+
+def test_changes_say_who_made_them(runtime_for):
+    answer = ask(runtime_for("bad-deploy-checkout"), "who shipped what")
+    assert answer.intent == "changes"
+    deploy = next(f for f in answer.findings if f.kind == "change" and f.service == "checkout")
+    assert " by " in deploy.text and "v3.11.9 -> v3.12.0" in deploy.text, deploy.text
