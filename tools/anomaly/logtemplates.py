@@ -131,6 +131,11 @@ class Template:
     def text(self) -> str:
         return " ".join(self.head + self.tokens)
 
+    @property
+    def message(self) -> str:
+        """The template of the message part only (the header left out)."""
+        return " ".join(self.tokens)
+
 
 def _route(tokens: list[str]) -> tuple[int, str]:
     first = tokens[0] if tokens else ""
