@@ -112,13 +112,18 @@ def templates(
 ) -> None:
     """Write line_id,template_id,template for every line (variable parts as <*>)."""
     with user_errors():
-        from tools.anomaly.logtemplates import TemplateMiner
+        from itertools import chain, islice
+
+        from tools.anomaly.logheader import SAMPLE_LINES
+        from tools.anomaly.logtemplates import miner_for
 
         if not 0.3 <= similarity <= 0.9:
             raise UsageError(f"--similarity {similarity}: choose a value from 0.3 to 0.9")
-        miner = TemplateMiner(similarity=similarity)
         with input_log.open("rb") as fh:
-            assigned = [miner.add(line) for line in _log_lines(fh)]
+            lines = _log_lines(fh)
+            sample = list(islice(lines, SAMPLE_LINES))  # the header shape is decided once
+            miner = miner_for(sample, similarity)
+            assigned = [miner.add(line) for line in chain(sample, lines)]
         if not assigned:
             raise UsageError(f"{input_log} is empty: nothing to mine")
 

@@ -28,16 +28,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tools.anomaly.logheader import NAMES, header_length
+from tools.anomaly.logheader import NAMES, SAMPLE_LINES, HeaderShape, header_length, learn_shape
 
 WILDCARD = "<*>"
 BINARY_TEMPLATE = "<binary>"
 MAX_LINE_CHARS = 4096
 MAX_TOKENS = 128
 _DIGIT = re.compile(r"\d").search
+_WORD_NUMBER = re.compile(r"[A-Za-z]{2,}\d{1,2}").fullmatch
+_WORD_NUMBERS = re.compile(r"\b[A-Za-z]{2,}\d{1,2}\b").findall
+_LETTERS_DIGIT = re.compile(r"[A-Za-z]{2}\d").search
 _UNIT = re.compile(r"\(?(?:[KMGTP]i?B|B|ms|us|ns|s|sec|secs|min|mins)\)?[,.;:)]?").fullmatch
-_DOTTED = re.compile(r"\(?[a-z][a-z\-]*(?:\.[a-z\-]+){2,}\)?[,:;)]?").fullmatch
-_KEY = re.compile(r"[A-Za-z_][\w.\-]*").fullmatch
+_DOTTED = re.compile(r"[a-z][a-z\-]*(?:\.[a-z\-]+){2,}").fullmatch
 _METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
 _CACHE_LIMIT = 100_000
 _ZEROS = str.maketrans("123456789\x01", "000000000\x02")  # \x01 then marks long runs only
@@ -47,8 +49,30 @@ _CONTEXT = "\x00context"  # never a token: lines are split on whitespace
 _MEMO: dict[str, str] = {}  # token -> its mask on its own (bounded like the line cache)
 
 
+_OPENERS = "([{\"'"
+_CLOSERS = ")]}\"',;:."
+_EMPTY = frozenset(("()", "[]", "{}", '""', "''"))
+
+
 def _mask_one(tok: str) -> str:
-    """A token's mask on its own; `_CONTEXT` when it depends on its neighbours."""
+    """A token's mask on its own; `_CONTEXT` when it depends on its neighbours. Brackets,
+    quotes and trailing punctuation around a variable stay: `(uid=<*>)`, `[<*>]`, `<*>:`;
+    an empty pair is an empty value: `()` is `(<*>)`."""
+    if len(tok) == 3 and tok.lower() in NAMES or _UNIT(tok):
+        return _CONTEXT
+    core = tok.lstrip(_OPENERS)
+    bare = core.rstrip(_CLOSERS)
+    if not bare:
+        return tok[0] + WILDCARD + tok[1] if tok in _EMPTY else tok
+    masked = _mask_core(bare)
+    if masked == bare:
+        return tok
+    return tok[:len(tok) - len(core)] + masked + core[len(bare):]
+
+
+def _mask_core(tok: str) -> str:
+    if _WORD_NUMBER(tok):
+        return tok  # names ending in a digit or two: `ssh2`, `en0`, `IPv6`, `SOCKS5`
     if _DIGIT(tok):
         key, sep, rest = tok.partition("=")
         if not sep:
@@ -59,14 +83,12 @@ def _mask_one(tok: str) -> str:
     if "/" in tok:
         key, sep, _ = tok.partition("=")
         return key + sep + WILDCARD if sep else WILDCARD
-    key, sep, value = tok.partition("=")
-    if sep and value.strip(",;)") and _KEY(key):
-        return key + sep + WILDCARD  # `state=RUNNING`, `user=root`: values of named parameters
     if tok.count(".") >= 2 and _DOTTED(tok):
-        return WILDCARD  # host names: `(mail.example.net)`, `www.google.com`
-    if len(tok) == 3 and tok.lower() in NAMES or _UNIT(tok):
-        return _CONTEXT
-    return tok
+        return WILDCARD  # host names: `mail.example.net`, `www.google.com`
+    key, sep, value = tok.partition("=")
+    if sep and value and WILDCARD in (masked := _mask_core(value)):
+        return key + sep + masked  # `rhost=mail.example.net`
+    return tok  # words, `user=root` included: a different word may be a different event
 
 
 def _mask_all(tokens: list[str]) -> list[str]:
@@ -81,13 +103,13 @@ def _mask_all(tokens: list[str]) -> list[str]:
                     memo.clear()
                 memo[tok] = masked
         if masked is _CONTEXT:
-            after_var = bool(out) and out[-1] == WILDCARD
+            after_var = bool(out) and WILDCARD in out[-1]
             if len(tok) == 3 and tok.lower() in NAMES:  # `at Fri Jun 17 20:55:07 2005`
                 nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
                 var = after_var or bool(_DIGIT(nxt)) or nxt.lower() in NAMES
             else:
                 var = after_var  # a unit: `1.2 KB`, `35 ms`
-            masked = WILDCARD if var else tok
+            masked = WILDCARD + tok[len(tok.rstrip(_CLOSERS)):] if var else tok
         out.append(masked)
     return out
 
@@ -102,14 +124,18 @@ def mask(line: str) -> str:
     return " ".join(mask_tokens(line))
 
 
-def split_line(line: str) -> tuple[list[str], list[str]]:
-    """(header tokens, message tokens) of a raw line, both masked."""
-    if "|" in line:
-        line = line.replace("|", " | ")
-    tokens = line.split()[:MAX_TOKENS]
-    cut = header_length(tokens)
-    head = [WILDCARD if _DIGIT(t) else t for t in tokens[:cut]]
-    return head, _mask_all(tokens[cut:])
+def split_line(line: str, shape: HeaderShape | None = None) -> tuple[list[str], list[str]]:
+    """(header tokens, message tokens) of a raw line, both masked; the header by the file's
+    `shape` when known, else by the line's own scan."""
+    if shape is not None:
+        head, message = shape.split(line, MAX_TOKENS)
+    else:
+        if "|" in line:
+            line = line.replace("|", " | ")
+        tokens = line.split()[:MAX_TOKENS]
+        cut = header_length(tokens)
+        head, message = tokens[:cut], tokens[cut:]
+    return [WILDCARD if _DIGIT(t) else t for t in head], _mask_all(message)
 
 
 def is_binary(line: str) -> bool:
@@ -126,6 +152,14 @@ class Template:
     tokens: list[str]
     count: int = 0
     head: list[str] = field(default_factory=list)
+    merged_into: Template | None = None  # set when its event proved one with another's
+
+    def resolved(self) -> Template:
+        """The template this one now is (itself unless merged into another)."""
+        tpl = self
+        while tpl.merged_into is not None:
+            tpl = tpl.merged_into
+        return tpl
 
     @property
     def text(self) -> str:
@@ -148,12 +182,15 @@ class TemplateMiner:
     """Feed lines one by one with `add`; `templates[id].text` is a template's current form."""
 
     similarity: float = 0.5
+    header: HeaderShape | None = None
+    variants: int = 3
     templates: list[Template] = field(default_factory=list)
     _leaves: dict[tuple[int, str], list[Template]] = field(default_factory=dict)
     _cache: dict[str, Template] = field(default_factory=dict)
     _skeletons: dict[str, Template] = field(default_factory=dict)
     _shapes: dict[str, tuple[Template, list[str]]] = field(default_factory=dict)
     _binary: Template | None = None
+    _siblings: dict[tuple[str, ...], list[Template]] = field(default_factory=dict)
 
     def add(self, line: str) -> Template:
         """The template `line` belongs to (created or generalised as needed)."""
@@ -163,11 +200,14 @@ class TemplateMiner:
         # The header split and the masks see digits only as runs shorter than 6 or not: lines
         # of one shape share them, so most lines skip both (numbers vary, shapes repeat).
         shape = _SHORT.sub("0", _LONG.sub("\x01", line.translate(_ZEROS)))
+        if _LETTERS_DIGIT(line):  # `ssh2` and `en0` are words: their digits are kept
+            shape += "\x03" + " ".join(_WORD_NUMBERS(line))
         hit = self._shapes.get(shape)
         if hit is not None:
             tpl, head = hit
+            tpl = tpl.resolved()
         else:
-            head, tokens = split_line(line)
+            head, tokens = split_line(line, self.header)
             masked = " ".join(tokens)
             found = self._cache.get(masked)
             if found is None:
@@ -181,7 +221,7 @@ class TemplateMiner:
                     self._cache.clear()
                     self._skeletons.clear()
                 self._cache[masked] = found
-            tpl = found
+            tpl = found.resolved()
             if len(self._shapes) >= _CACHE_LIMIT:
                 self._shapes.clear()
             self._shapes[shape] = (tpl, head)
@@ -191,9 +231,10 @@ class TemplateMiner:
         return tpl
 
     def _match(self, tokens: list[str], head: list[str]) -> Template:
-        skeleton = " ".join(t for t in tokens if t != WILDCARD)
+        skeleton = " ".join(t for t in tokens if WILDCARD not in t)
         tpl = self._skeletons.get(skeleton) if skeleton else None
         if tpl is not None:
+            tpl = tpl.resolved()
             if len(tpl.tokens) == len(tokens):
                 tpl.tokens = _generalise(tpl.tokens, tokens)
             return tpl
@@ -206,13 +247,45 @@ class TemplateMiner:
             if sim > best_sim:
                 best, best_sim = cand, sim
         if best is not None and best_sim >= self.similarity:
-            best.tokens = _generalise(best.tokens, tokens)
+            best = self._join(best, tokens, head, leaf)
         else:
             best = self._new(tokens, head)
             leaf.append(best)
         if skeleton:
             self._skeletons[skeleton] = best
         return best
+
+    def _join(self, best: Template, tokens: list[str], head: list[str],
+              leaf: list[Template]) -> Template:
+        """`tokens` join `best`, unless they differ from it in a word it has always had there:
+        words in one place are one event's variable only once more than `variants` of them
+        are seen (`Failed password|none for ...` stay apart, user names merge)."""
+        merged = _generalise(best.tokens, tokens)
+        words = [i for i, (a, b) in enumerate(zip(best.tokens, tokens, strict=True))
+                 if a != b and WILDCARD not in a and WILDCARD not in b]
+        if not words:
+            best.tokens = merged
+            return best
+        key = tuple(merged)
+        siblings = self._siblings.setdefault(key, [best])
+        if len(siblings) < self.variants:
+            tpl = self._new(tokens, head)
+            leaf.append(tpl)
+            siblings.append(tpl)
+            return tpl
+        keep = siblings[0].resolved()
+        for other in siblings:
+            other = other.resolved()
+            if other is not keep:
+                keep.tokens = _generalise(keep.tokens, other.tokens)
+                keep.count += other.count
+                other.count = 0
+                other.merged_into = keep
+                if other in leaf:
+                    leaf.remove(other)
+        keep.tokens = _generalise(keep.tokens, tokens)
+        del self._siblings[key]
+        return keep
 
     def _new(self, tokens: list[str], head: list[str]) -> Template:
         tpl = Template(len(self.templates) + 1, tokens, head=head)
@@ -231,10 +304,17 @@ def _merge(old: list[str], new: list[str]) -> list[str]:
     return _generalise(old, new)
 
 
+def miner_for(sample: list[str], similarity: float = 0.5) -> TemplateMiner:
+    """A miner for one file, its header shape learnt from `sample` (the file's first lines)."""
+    return TemplateMiner(similarity=similarity, header=learn_shape(sample[:SAMPLE_LINES]))
+
+
 def mine(lines: list[str], similarity: float = 0.5) -> tuple[list[int], TemplateMiner]:
-    """Template id of each line (in order) and the miner holding the final templates."""
-    miner = TemplateMiner(similarity=similarity)
-    return [miner.add(line).id for line in lines], miner
+    """Template id of each line (in order) and the miner holding the final templates; the
+    header shape is learnt from the first lines."""
+    miner = miner_for(lines, similarity)
+    assigned = [miner.add(line) for line in lines]
+    return [tpl.resolved().id for tpl in assigned], miner
 
 
 def grouping_accuracy(truth: list[str], predicted: list[int]) -> float:
