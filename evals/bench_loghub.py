@@ -15,8 +15,8 @@ scored. Each is scored against the corrected ground truth (primary) and the orig
 
 Side by side in the same run: drain3 (defaults, a benchmark-only dependency: `pip install
 .[bench]`) on the same inputs, and the published Drain GA (tuned per system, message column,
-original truth). The miner's only tunable, `similarity`, is also chosen leave-one-system-out:
-for each system the value maximising the mean raw GA of the others, scored on the held-out one.
+original truth). The miner's tunables, `similarity` and `variants`, are also chosen leave-one-system-out:
+for each system the pair maximising the mean raw GA of the others, scored on the held-out one.
 `lines_per_s` is end to end through the CLI command (file read, mining, CSV write) over every
 raw file, on one core.
 
@@ -40,6 +40,7 @@ from tools.anomaly.logtemplates import TemplateMiner, grouping_accuracy, miner_f
 
 DEFAULT_DATA = Path("/work/shared/data/loghub-dev")
 SIMILARITY_GRID = (0.4, 0.5, 0.6, 0.7)
+VARIANTS_GRID = (2, 3, 4, 5)
 PUBLISHED_DRAIN_GA = {"HDFS": 0.998, "Spark": 0.920, "BGL": 0.963, "Windows": 0.997,
                       "Linux": 0.690, "HealthApp": 0.780, "OpenSSH": 0.787, "Mac": 0.786}
 _JOINED = re.compile(r"<\*>(?:[^\w<>]*<\*>)+")
@@ -120,9 +121,11 @@ def score(system: System, ids: Sequence[object], texts: Sequence[str], n_templat
                   grouping_accuracy(system.original, ids), n_templates)  # type: ignore[arg-type]
 
 
-def run_miner(lines: list[str], similarity: float) -> tuple[list[int], list[str], int]:
+def run_miner(lines: list[str], similarity: float,
+              variants: int = TemplateMiner.variants) -> tuple[list[int], list[str], int]:
     """Each line's final template id and message template text, and the template count."""
     miner = miner_for(lines, similarity)
+    miner.variants = variants
     assigned = [miner.add(line).resolved() for line in lines]
     final = [t.resolved() for t in assigned]
     return [t.id for t in final], [t.message for t in final], len({t.id for t in final})
@@ -145,16 +148,17 @@ def run_drain3(lines: list[str]) -> tuple[list[int], list[str], int] | None:
     return ids, [by_id[i] for i in ids], len(by_id)
 
 
-def loso(systems: list[System]) -> tuple[dict[str, float], dict[str, float]]:
-    """Leave-one-system-out raw GA: similarity chosen on the other systems; and the choice."""
-    ga = {(s.name, sim): grouping_accuracy(s.truth, run_miner(s.raw, sim)[0])
-          for s in systems for sim in SIMILARITY_GRID}
+def loso(systems: list[System]) -> tuple[dict[str, float], dict[str, str]]:
+    """Leave-one-system-out raw GA: similarity and variants chosen on the other systems; and
+    the choice (`similarity/variants`)."""
+    grid = [(sim, v) for sim in SIMILARITY_GRID for v in VARIANTS_GRID]
+    ga = {(s.name, p): grouping_accuracy(s.truth, run_miner(s.raw, *p)[0])
+          for s in systems for p in grid}
     held, chosen = {}, {}
     for s in systems:
         others = [o for o in systems if o is not s]
-        best = max(SIMILARITY_GRID,
-                   key=lambda sim: sum(ga[(o.name, sim)] for o in others) / len(others))
-        held[s.name], chosen[s.name] = ga[(s.name, best)], best
+        best = max(grid, key=lambda p: sum(ga[(o.name, p)] for o in others) / len(others))
+        held[s.name], chosen[s.name] = ga[(s.name, best)], f"{best[0]}/{best[1]}"
     return held, chosen
 
 
@@ -193,7 +197,7 @@ def evaluate(systems: list[System], similarity: float) -> dict[str, object]:
     held, chosen = loso(systems)
     for s in systems:
         per_system[s.name]["loso_raw_ga"] = held[s.name]
-        per_system[s.name]["loso_similarity"] = chosen[s.name]
+        per_system[s.name]["loso_choice"] = chosen[s.name]
 
     def mean_of(key: str, metric: str) -> float | None:
         vals = [r[key][metric] for r in per_system.values() if key in r]  # type: ignore[index]

@@ -147,3 +147,30 @@ def test_the_shape_shortcut_changes_no_grouping():
             slow._shapes.clear()
         assert fast_ids == slow_ids, system.name
         assert [t.text for t in fast.templates] == [t.text for t in slow.templates]
+
+
+def test_binary_input_is_refused_with_one_line_and_nothing_written(tmp_path):
+    import random
+
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    src, dst = tmp_path / "random.bin", tmp_path / "t.csv"
+    src.write_bytes(b"081109 203615 148 INFO ok\n" + random.Random(3).randbytes(4096))
+    result = CliRunner().invoke(app, ["logs", "templates", str(src), "-o", str(dst)])
+    assert result.exit_code == 2
+    assert "not a text log" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not dst.exists() and list(tmp_path.iterdir()) == [src]
+
+
+def test_utf8_text_is_not_taken_for_binary(tmp_path):
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    src = tmp_path / "utf8.log"
+    src.write_text("2024-01-01 10:00:00 INFO Benutzer Jürgen angemeldet — 東京\n" * 3,
+                   encoding="utf-8")
+    result = CliRunner().invoke(app, ["logs", "templates", str(src)])
+    assert result.exit_code == 0, result.output

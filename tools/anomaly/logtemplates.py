@@ -3,9 +3,12 @@
 Each raw line is split into its header (timestamp, pid, level, node, thread, component:
 `tools.anomaly.logheader`) and its message. In the message, paths, host names and every token
 holding a digit (numbers, IPs, ports, ids, block ids, hex, durations, timestamps, versions)
-become `<*>`, as do every `key=value` value (keeping the `key=` prefix), a unit right after a
-masked number (`1.2 KB`) and month or day names in a date; in the header, every token holding a
-digit. Only the message decides the template, as in Drain (He et al., ICWS 2017):
+become `<*>` (a `key=` or `key:` prefix and surrounding brackets kept: `(uid=<*>)`, `[<*>]`;
+`()` is an empty value, `(<*>)`), as do a unit right after a masked number (`1.2 KB`) and
+month or day names in a date; words stay, `user=root` and names ending in a digit or two
+(`ssh2`, `en0`) included. In the header, every token holding a digit. The header is split
+by the file's `HeaderShape` (`miner_for` learns it from the first lines), so every line of a
+file is split alike. Only the message decides the template, as in Drain (He et al., ICWS 2017):
 
 1. a message whose masked tokens were seen before joins the same template (a cache);
 2. else one whose constant tokens (the masked tokens without the `<*>`) were seen before joins
@@ -13,8 +16,10 @@ digit. Only the message decides the template, as in Drain (He et al., ICWS 2017)
    template;
 3. else it is routed by (token count, first token; `<*>` when the first token is variable or an
    HTTP method) to a leaf of candidate templates and joins the most similar one (share of
-   positions with the same constant token, at least `similarity`), whose differing positions
-   become `<*>`; or it starts a new template.
+   positions with the same token, `<*>` included, at least `similarity`), whose differing
+   positions become `<*>`; or it starts a new template. A position where only words have
+   been seen becomes `<*>` only once more than `variants` words were seen there: Loghub's
+   annotators keep `Failed password ...` and `Failed none ...` apart, user names merge.
 
 The header is kept in the template text, masked, and generalised like the message. Lines equal
 up to their digits (runs shorter than 6 digits or not) reuse the first such line's split and
@@ -242,7 +247,7 @@ class TemplateMiner:
         best, best_sim = None, -1.0
         for cand in leaf:
             same = sum(1 for a, b in zip(cand.tokens, tokens, strict=True)
-                       if a == b and a != WILDCARD)
+                       if a == b)
             sim = same / max(1, len(tokens))
             if sim > best_sim:
                 best, best_sim = cand, sim
