@@ -16,7 +16,8 @@ scored. Each is scored against the corrected ground truth (primary) and the orig
 Side by side in the same run: drain3 (defaults, a benchmark-only dependency: `pip install
 .[bench]`) on the same inputs, and the published Drain GA (tuned per system, message column,
 original truth). The miner's tunables, `similarity` and `variants`, are also chosen
-leave-one-system-out: for each system the pair maximising the mean raw GA of the others, scored on the held-out one.
+leave-one-system-out: for each system the pair maximising the mean raw GA of the others,
+scored on the held-out one.
 `lines_per_s` is end to end through the CLI command (file read, mining, CSV write) over every
 raw file, on one core.
 
