@@ -236,9 +236,9 @@ def learn_shape(lines: Sequence[str]) -> HeaderShape:
         else:
             shapes[(cut, "", 0)] += 1
         head = line[:len(line) - len(line.lstrip())]
-        padded = [m.end() for m in _GAP.finditer(line, len(head))
-                  if len(line[:m.end()].split()) <= MAX_HEADER_TOKENS]
-        gaps[len(line[:padded[-1]].split()) if padded else 0] += 1
+        counts = (len(line[:m.end()].split()) for m in reversed(list(
+            _GAP.finditer(line, len(head), min(len(line), 400)))))
+        gaps[next((c for c in counts if c <= MAX_HEADER_TOKENS), 0)] += 1
     (fixed, component, pipes), _ = shapes.most_common(1)[0]
     gap, n = gaps.most_common(1)[0] if gaps else (0, 0)
     if fixed and not pipes and component != "dash" and n >= 0.6 * len(sample) and (

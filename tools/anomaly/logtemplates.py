@@ -41,15 +41,11 @@ MAX_LINE_CHARS = 4096
 MAX_TOKENS = 128
 _DIGIT = re.compile(r"\d").search
 _WORD_NUMBER = re.compile(r"[A-Za-z]{2,}\d{1,2}").fullmatch
-_WORD_NUMBERS = re.compile(r"\b[A-Za-z]{2,}\d{1,2}\b").findall
-_LETTERS_DIGIT = re.compile(r"[A-Za-z]{2}\d").search
 _UNIT = re.compile(r"\(?(?:[KMGTP]i?B|B|ms|us|ns|s|sec|secs|min|mins)\)?[,.;:)]?").fullmatch
 _DOTTED = re.compile(r"[a-z][a-z\-]*(?:\.[a-z\-]+){2,}").fullmatch
 _METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
 _CACHE_LIMIT = 100_000
-_ZEROS = str.maketrans("123456789\x01", "000000000\x02")  # \x01 then marks long runs only
-_LONG = re.compile(r"0{6,}")
-_SHORT = re.compile(r"0{2,}")
+_RUNS = re.compile(r"\d+").sub
 _CONTEXT = "\x00context"  # never a token: lines are split on whitespace
 _MEMO: dict[str, str] = {}  # token -> its mask on its own (bounded like the line cache)
 
@@ -57,6 +53,18 @@ _MEMO: dict[str, str] = {}  # token -> its mask on its own (bounded like the lin
 _OPENERS = "([{\"'"
 _CLOSERS = ")]}\"',;:."
 _EMPTY = frozenset(("()", "[]", "{}", '""', "''"))
+
+
+def _run_shape(run: re.Match[str]) -> str:
+    """A digit run in a line's shape: long (6+) or short, kept as is after a letter when it
+    is one or two digits long (`ssh2` and `en0` are words, not numbers)."""
+    digits = run.group()
+    if len(digits) > 5:
+        return "\x01"
+    start = run.start()
+    if len(digits) < 3 and start and run.string[start - 1].isalpha():
+        return digits
+    return "0"
 
 
 def _mask_one(tok: str) -> str:
@@ -204,9 +212,7 @@ class TemplateMiner:
             line = line[:MAX_LINE_CHARS]
         # The header split and the masks see digits only as runs shorter than 6 or not: lines
         # of one shape share them, so most lines skip both (numbers vary, shapes repeat).
-        shape = _SHORT.sub("0", _LONG.sub("\x01", line.translate(_ZEROS)))
-        if _LETTERS_DIGIT(line):  # `ssh2` and `en0` are words: their digits are kept
-            shape += "\x03" + " ".join(_WORD_NUMBERS(line))
+        shape = _RUNS(_run_shape, line)
         hit = self._shapes.get(shape)
         if hit is not None:
             tpl, head = hit
