@@ -46,6 +46,7 @@ _DOTTED = re.compile(r"[a-z][a-z\-]*(?:\.[a-z\-]+){2,}").fullmatch
 _METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
 _CACHE_LIMIT = 100_000
 _RUNS = re.compile(r"\d+").sub
+_NAMED = re.compile(r"([A-Za-z][A-Za-z_\-]*(?:\.{2,}|\((?!\w+=)|\.(?=\d+$)))").match
 _CONTEXT = "\x00context"  # never a token: lines are split on whitespace
 _MEMO: dict[str, str] = {}  # token -> its mask on its own (bounded like the line cache)
 
@@ -87,6 +88,9 @@ def _mask_core(tok: str) -> str:
     if _WORD_NUMBER(tok):
         return tok  # names ending in a digit or two: `ssh2`, `en0`, `IPv6`, `SOCKS5`
     if _DIGIT(tok):
+        named = _NAMED(tok)
+        if named:  # `core.12345`, `chdir(/p/gb1)`, `instruction......0`: the name stays
+            return named.group(1) + WILDCARD  # (a closing bracket was peeled off before)
         key, sep, rest = tok.partition("=")
         if not sep:
             key, sep, rest = tok.partition(":")
