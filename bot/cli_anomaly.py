@@ -88,16 +88,35 @@ def score(
         err.print(f"scored {len(scores):,} points: {flagged:,} at or above 0.5{note}")
 
 
-def _log_lines(fh: IO[bytes]) -> Iterator[str]:
+_PLAIN_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n\f\x1b"
+
+
+def _binary(raw: bytes) -> bool:
+    """A NUL byte, or over 30 % of the line neither printable nor valid UTF-8."""
+    odd = raw.translate(None, _PLAIN_BYTES)
+    if not odd:
+        return False
+    if b"\x00" in odd:
+        return True
+    text = raw.decode("utf-8", errors="replace")
+    bad = sum(1 for c in text if c == "\ufffd" or not c.isprintable() and c not in "\t\r\n\f")
+    return bad > 0.3 * len(text)
+
+
+def _log_lines(fh: IO[bytes], name: str) -> Iterator[str]:
     """Lines as text (invalid UTF-8 replaced); a line longer than MAX_LOG_LINE_BYTES is cut
-    there and the rest of it skipped."""
+    there and the rest of it skipped. Binary data (NUL bytes, mostly non-text) is refused."""
+    number = 0
     while True:
         raw = fh.readline(MAX_LOG_LINE_BYTES)
         if not raw:
             return
+        number += 1
         if not raw.endswith(b"\n") and len(raw) == MAX_LOG_LINE_BYTES:
             while (rest := fh.readline(MAX_LOG_LINE_BYTES)) and not rest.endswith(b"\n"):
                 pass
+        if _binary(raw):
+            raise UsageError(f"{name} is not a text log: binary data on line {number:,}")
         yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
@@ -112,13 +131,18 @@ def templates(
 ) -> None:
     """Write line_id,template_id,template for every line (variable parts as <*>)."""
     with user_errors():
-        from tools.anomaly.logtemplates import TemplateMiner
+        from itertools import chain, islice
+
+        from tools.anomaly.logheader import SAMPLE_LINES
+        from tools.anomaly.logtemplates import miner_for
 
         if not 0.3 <= similarity <= 0.9:
             raise UsageError(f"--similarity {similarity}: choose a value from 0.3 to 0.9")
-        miner = TemplateMiner(similarity=similarity)
         with input_log.open("rb") as fh:
-            assigned = [miner.add(line) for line in _log_lines(fh)]
+            lines = _log_lines(fh, str(input_log))
+            sample = list(islice(lines, SAMPLE_LINES))  # the header shape is decided once
+            miner = miner_for(sample, similarity)
+            assigned = [miner.add(line) for line in chain(sample, lines)]
         if not assigned:
             raise UsageError(f"{input_log} is empty: nothing to mine")
 

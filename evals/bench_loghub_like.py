@@ -27,7 +27,8 @@ HELD_OUT_SEEDS = (100, 101, 102)
 def accuracy(lines: list[str], labels: list[str], similarity: float) -> tuple[float, int]:
     """Group accuracy of one fresh miner over `lines`, and how many templates it found."""
     miner = TemplateMiner(similarity=similarity)
-    ids = [miner.add(line).id for line in lines]
+    assigned = [miner.add(line) for line in lines]
+    ids = [tpl.resolved().id for tpl in assigned]  # merged templates answer for their lines
     return grouping_accuracy(labels, ids), len(miner.templates)
 
 
@@ -83,7 +84,8 @@ def _show(data: tuple[list[str], list[str]], similarity: float) -> None:
 
     lines, labels = data
     miner = TemplateMiner(similarity=similarity)
-    ids = [miner.add(line).id for line in lines]
+    assigned = [miner.add(line) for line in lines]
+    ids = [tpl.resolved().id for tpl in assigned]  # merged templates answer for their lines
     by_label: dict[str, Counter[int]] = defaultdict(Counter)
     by_id: dict[int, Counter[str]] = defaultdict(Counter)
     for label, i in zip(labels, ids, strict=True):

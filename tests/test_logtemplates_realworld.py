@@ -71,15 +71,16 @@ def test_lines_of_one_event_group_whatever_their_level_host_or_program():
 def test_syslog_events_differing_in_user_group_and_different_events_do_not():
     lines = [f"Dec 10 06:55:{s:02d} LabSZ sshd[{pid}]: Failed password for {user} from "
              f"10.0.0.{s} port {4000 + s} ssh2"
-             for s, pid, user in ((1, 24200, "root"), (2, 24201, "admin"), (3, 311, "guest"))]
+             for s, pid, user in ((1, 24200, "root"), (2, 24201, "admin"), (3, 311, "guest"),
+                                  (4, 312, "oracle"))]
     lines.append("Dec 10 06:55:59 LabSZ sshd[24300]: Received disconnect from 10.1.1.1: 11: Bye "
                  "Bye [preauth]")
     lines.append("Dec 10 06:56:10 LabSZ sshd[24301]: Connection closed by 10.1.1.2 [preauth]")
     ids, miner = mine(lines)
-    assert ids[0] == ids[1] == ids[2]
-    assert len({ids[0], ids[3], ids[4]}) == 3
+    assert ids[0] == ids[1] == ids[2] == ids[3]
+    assert len({ids[0], ids[4], ids[5]}) == 3
     assert miner.templates[ids[0] - 1].text == (
-        "Dec <*> <*> LabSZ <*> Failed password for <*> from <*> port <*> <*>")
+        "Dec <*> <*> LabSZ <*> Failed password for <*> from <*> port <*> ssh2")
 
 
 def test_hdfs_variable_length_block_lists_are_one_template():
@@ -98,7 +99,9 @@ def test_a_loghub_shaped_sample_groups_well():
     from tools.anomaly.logtemplates import grouping_accuracy
 
     for system in SYSTEMS:
-        if system.name in ("HDFS", "BGL", "OpenSSH", "Zookeeper", "HealthApp"):
+        # Not OpenSSH: its generator calls `rhost=<*> user=<any>` one event, where Loghub's
+        # annotators give each user its own (see evals.bench_loghub on the real files).
+        if system.name in ("HDFS", "BGL", "Zookeeper", "HealthApp"):
             lines, labels = system.generate(600, seed=7)
             ids, _ = mine(lines)
             assert grouping_accuracy(labels, ids) >= 0.95, system.name
@@ -144,3 +147,30 @@ def test_the_shape_shortcut_changes_no_grouping():
             slow._shapes.clear()
         assert fast_ids == slow_ids, system.name
         assert [t.text for t in fast.templates] == [t.text for t in slow.templates]
+
+
+def test_binary_input_is_refused_with_one_line_and_nothing_written(tmp_path):
+    import random
+
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    src, dst = tmp_path / "random.bin", tmp_path / "t.csv"
+    src.write_bytes(b"081109 203615 148 INFO ok\n" + random.Random(3).randbytes(4096))
+    result = CliRunner().invoke(app, ["logs", "templates", str(src), "-o", str(dst)])
+    assert result.exit_code == 2
+    assert "not a text log" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not dst.exists() and list(tmp_path.iterdir()) == [src]
+
+
+def test_utf8_text_is_not_taken_for_binary(tmp_path):
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    src = tmp_path / "utf8.log"
+    src.write_text("2024-01-01 10:00:00 INFO Benutzer Jürgen angemeldet — 東京\n" * 3,
+                   encoding="utf-8")
+    result = CliRunner().invoke(app, ["logs", "templates", str(src)])
+    assert result.exit_code == 0, result.output

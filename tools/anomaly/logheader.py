@@ -20,6 +20,9 @@ an epoch) opens it, so plain messages (`GET /x 200`) keep every token.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 MAX_HEADER_TOKENS = 16
 LEVELS = frozenset(("INFO", "INFORMATION", "WARN", "WARNING", "ERROR", "ERR", "DEBUG", "TRACE",
@@ -155,3 +158,90 @@ def header_length(tokens: list[str]) -> int:
                     break
         return i
     return i
+
+
+SAMPLE_LINES = 200
+_GAP = re.compile(r"\S+(?=\s{2,}\S)")
+_DASHES = frozenset(("-", "--"))
+
+
+@dataclass(frozen=True)
+class HeaderShape:
+    """A file's header, decided once from a sample of its lines so every line is split alike.
+
+    `fixed` whitespace tokens open every header line (time, pid, level, node...); then, by
+    `component`, nothing (`""`), a component ending in `:` (`"colon"`, one token, or up to four
+    when the last holds a `[pid]`: `Google Chrome Helper[7]:`) or a name ended by ` - `
+    (`"dash"`). In a `|`-separated format (`pipes` > 0) the header is the first `pipes`
+    fields instead. A line whose own scan finds no header (a stack-trace line) keeps every token.
+    """
+
+    fixed: int = 0
+    component: str = ""
+    pipes: int = 0
+
+    def split(self, line: str, limit: int) -> tuple[list[str], list[str]]:
+        """(header tokens, message tokens) of `line`, at most `limit` tokens in all."""
+        if self.pipes:
+            parts = line.split("|", self.pipes)
+            if len(parts) > self.pipes:
+                head = [t for p in parts[:-1] for t in (*p.split(), "|")]
+                return head, parts[-1].split()[:limit]
+        tokens = line.split()[:limit]
+        if not self.fixed or len(tokens) <= self.fixed or not header_length(tokens):
+            return [], tokens
+        cut = self.fixed
+        if self.component == "colon":
+            for k in range(cut, min(len(tokens) - 1, cut + 4)):
+                if tokens[k][-1] == ":" and (k == cut or any(
+                        "[" in t or "(" in t or _DIGIT(t) for t in tokens[cut:k + 1])):
+                    cut = k + 1  # `Helper[7]:`, `launchd[1] (com.apple...):`, `syslogd 1.4.1:`
+                    break
+        elif self.component == "dash":
+            for k in range(cut + 1, min(len(tokens) - 1, cut + 4)):
+                if tokens[k] in _DASHES:
+                    cut = k + 1
+                    break
+        return tokens[:cut], tokens[cut:]
+
+
+def learn_shape(lines: Sequence[str]) -> HeaderShape:
+    """The header shape most of `lines` (a file's first lines) share; no header if none does.
+
+    Each line is scanned on its own (`header_length`); the file's shape is the commonest
+    (fixed part, component kind) among the lines that have a header. Columns padded with runs
+    of spaces (`Info                  CBS    Loaded ...`) extend the fixed part to the last
+    padded column that most lines share, since a padded column is a field, not prose.
+    """
+    sample = [line for line in lines[:SAMPLE_LINES] if line.strip()]
+    if not sample:
+        return HeaderShape()
+    shapes: Counter[tuple[int, str, int]] = Counter()
+    gaps: Counter[int] = Counter()
+    for line in sample:
+        pipes = 0
+        tokens = line.replace("|", " | ").split() if "|" in line else line.split()
+        cut = header_length(tokens)
+        if not cut:
+            shapes[(0, "", 0)] += 1
+            continue
+        pipes = tokens[:cut].count("|")
+        last = tokens[cut - 1]
+        if pipes:
+            shapes[(0, "", pipes)] += 1
+        elif last[-1] == ":" and len(last) > 1:
+            shapes[(cut - 1, "colon", 0)] += 1
+        elif last in _DASHES and cut >= 2:
+            shapes[(cut - 2, "dash", 0)] += 1
+        else:
+            shapes[(cut, "", 0)] += 1
+        head = line[:len(line) - len(line.lstrip())]
+        counts = (len(line[:m.end()].split()) for m in reversed(list(
+            _GAP.finditer(line, len(head), min(len(line), 400)))))
+        gaps[next((c for c in counts if c <= MAX_HEADER_TOKENS), 0)] += 1
+    (fixed, component, pipes), _ = shapes.most_common(1)[0]
+    gap, n = gaps.most_common(1)[0] if gaps else (0, 0)
+    if fixed and not pipes and component != "dash" and n >= 0.6 * len(sample) and (
+            gap > fixed or gap == fixed and component):
+        fixed, component = gap, ""  # the message starts after the last padded column
+    return HeaderShape(fixed, component, pipes)
