@@ -56,8 +56,6 @@ def test_score_keeps_columns_and_adds_a_causal_score(tmp_path):
     ("timestamp,value\n", "no rows"),
     ("time,val\n1,2\n", "no timestamp or value column"),
     ("timestamp,value\n1,2\n2,abc\n", "line 3: value 'abc' is not a number"),
-    ("timestamp,value\n1,2\n1,3\n", "repeats"),
-    ("timestamp,value\n5,2\n3,3\n", "goes back"),
     ("timestamp,value\n1,inf\n", "infinite"),
     ("timestamp,value\nyesterday,1\n", "neither unix seconds nor an ISO time"),
 ])
@@ -68,6 +66,22 @@ def test_score_bad_input_is_one_line_and_writes_nothing(tmp_path, content, needl
     assert result.exit_code == 2
     assert needle in result.output and "Traceback" not in result.output
     assert not dst.exists() and not list(tmp_path.glob(".out.csv*"))
+
+
+@pytest.mark.parametrize(("content", "needle"), [
+    ("timestamp,value\n1,2\n1,3\n", "repeats"),
+    ("timestamp,value\n5,2\n3,3\n", "goes back"),
+])
+def test_strict_refuses_disorder_that_the_default_keeps(tmp_path, content, needle):
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text(content)
+    refused = _run("anomaly", "score", "--strict", str(src), "-o", str(dst))
+    assert refused.exit_code == 2 and needle in refused.output and not dst.exists()
+    kept = _run("anomaly", "score", str(src), "-o", str(dst))
+    assert kept.exit_code == 0, kept.output
+    assert "kept in file order" in kept.output and kept.output.count("kept in file order") == 1
+    rows = list(csv.reader(dst.open()))
+    assert [r[:2] for r in rows[1:]] == [line.split(",") for line in content.split()[1:]]
 
 
 def test_score_iso_timestamps_and_a_few_points(tmp_path):
