@@ -163,14 +163,30 @@ def config_for(timestamps: np.ndarray, base: RobustConfig | None = None) -> Robu
 def score_table(table: SeriesTable, min_change: float = 0.0,
                 min_rel_change: float = 0.0) -> np.ndarray:
     """The `anomaly score` command's scores for a read table: checked, in [0, 1]."""
-    from tools.anomaly.adaptive import score_adaptive
+    from tools.anomaly.likelihood import LikelihoodConfig, score_likelihood, season_rows
 
     # Rows stay in file order; a step back is scored as if no time had passed.
     ts = np.maximum.accumulate(table.timestamps)
-    config = dataclasses.replace(config_for(ts, CLI_CONFIG), rel_floor=min_rel_change)
-    scores = score_adaptive(ts, table.values, config, clock=not is_index(ts),
-                            min_change=min_change)
+    scores = score_likelihood(table.values,
+                              LikelihoodConfig(season=season_rows(ts, not is_index(ts))))
+    if min_change > 0 or min_rel_change > 0:
+        # The magnitude floors: a change smaller than them is never anomalous.
+        level = _causal_level(table.values)
+        small = np.abs(table.values - level) < np.maximum(min_change,
+                                                          min_rel_change * np.abs(level))
+        scores = np.where(small, np.minimum(scores, 0.49), scores)
     return check_scores(scores)
+
+
+def _causal_level(values: np.ndarray, window: int = 100) -> np.ndarray:
+    """The median of up to `window` earlier rows (the row itself where there are none)."""
+    out = values.copy()
+    for i in range(1, len(values)):
+        past = values[max(0, i - window):i]
+        past = past[~np.isnan(past)]
+        if past.size:
+            out[i] = float(np.median(past))
+    return out
 
 
 def write_scores(handle: TextIO, table: SeriesTable, scores: Iterable[float]) -> None:
