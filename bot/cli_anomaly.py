@@ -227,10 +227,13 @@ def _audit(action: str, name: str, aliases: dict[str, Any]) -> None:
 
 @model_app.command("promote")
 def model_promote(name: NameArg, version: Annotated[str | None, typer.Argument(
-        help="version to make current (default: the shadow)")] = None) -> None:
-    """Make the shadow (or a named version) current."""
+        help="version to make current (default: the shadow)")] = None,
+        force: Annotated[bool, typer.Option(
+            help="promote even when its suite scores fall below the current one's")] = False,
+) -> None:
+    """Make the shadow (or a named version) current; refused when it scores below it."""
     with user_errors(), _model_errors():
-        aliases = _registry().promote(name, version)
+        aliases = _registry().promote(name, version, force=force)
         _audit("model.promote", name, aliases)
         out.print(f"{name}: current is now {aliases['current']}")
 

@@ -143,6 +143,18 @@ def test_registry_versions_aliases_and_checksums(tmp_path):
         reg.promote("demo", "v9")
 
 
+def test_promote_refuses_a_version_that_scores_below_the_current_unless_forced(tmp_path):
+    reg = ModelRegistry(tmp_path / "models")
+    reg.save("demo", {"s.json": b"{}"}, {}, {}, {"precision": 0.99, "recall": 1.0})
+    reg.save("demo", {"s.json": b"{}"}, {}, {}, {"precision": 0.99, "recall": 0.0})
+    with pytest.raises(ModelError, match=r"recall 0.000 < 1.000.*--force"):
+        reg.promote("demo")
+    assert reg.aliases("demo")["current"] == "v1"
+    assert reg.promote("demo", force=True)["current"] == "v2"
+    reg.save("demo", {"s.json": b"{}"}, {}, {}, {"precision": 0.995, "recall": 1.0})
+    assert reg.promote("demo")["current"] == "v3"  # better: promoted without --force
+
+
 def test_model_fit_shadow_promote_rollback(tmp_path, monkeypatch):
     monkeypatch.setenv("OPSCOPILOT_DATA_DIR", str(tmp_path))
     assert "no models yet" in _run("model", "list").output
