@@ -1,8 +1,9 @@
 """`opscopilot anomaly|logs|model ...`: the batch detectors and the detector model lifecycle.
 
 Mounted by `bot.cli`. numpy, scikit-learn and the sandbox are imported inside commands. Bad input
-(a missing column, a non-number, unsorted timestamps, an unknown model version) ends with one line
-on stderr and exit code 2; outputs are written to a temporary file and renamed into place.
+(a missing column, a non-number, unsorted timestamps under `--strict`, an unknown model version)
+ends with one line on stderr and exit code 2; outputs are written to a temporary file and renamed
+into place.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def score(
         help="smallest change (in the series' unit) that may be anomalous")] = 0.0,
     min_rel_change: Annotated[float, typer.Option(
         help="smallest change as a share of the baseline, e.g. 0.2")] = 0.0,
+    strict: Annotated[bool, typer.Option(
+        help="refuse repeated timestamps and steps back instead of keeping them")] = False,
 ) -> None:
     """Add anomaly_score in [0, 1] (0.5 = the calibrated threshold) to each row, causally."""
     with user_errors(), _model_errors():
@@ -80,7 +83,9 @@ def score(
         if min_change < 0 or not 0 <= min_rel_change < 10:
             raise UsageError("--min-change must be >= 0 and --min-rel-change in [0, 10)")
         with input_csv.open(encoding="utf-8", newline="") as fh:
-            table = read_series(fh, str(input_csv))
+            table = read_series(fh, str(input_csv), strict=strict)
+        if table.disorder:
+            err.print(f"[yellow]note:[/yellow] {escape(table.disorder)}")
         scores = score_table(table, min_change, min_rel_change)
         _write_atomic(output, lambda fh: write_scores(fh, table, scores.tolist()))
         flagged = int((scores >= 0.5).sum())
@@ -246,10 +251,13 @@ def _audit(action: str, name: str, aliases: dict[str, Any]) -> None:
 
 @model_app.command("promote")
 def model_promote(name: NameArg, version: Annotated[str | None, typer.Argument(
-        help="version to make current (default: the shadow)")] = None) -> None:
-    """Make the shadow (or a named version) current."""
+        help="version to make current (default: the shadow)")] = None,
+        force: Annotated[bool, typer.Option(
+            help="promote even when its suite scores fall below the current one's")] = False,
+) -> None:
+    """Make the shadow (or a named version) current; refused when it scores below it."""
     with user_errors(), _model_errors():
-        aliases = _registry().promote(name, version)
+        aliases = _registry().promote(name, version, force=force)
         _audit("model.promote", name, aliases)
         out.print(f"{name}: current is now {aliases['current']}")
 

@@ -61,6 +61,19 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+SUITE_METRICS = ("precision", "recall")
+
+
+def scores_below(new: dict[str, Any], current: dict[str, Any]) -> str:
+    """Which suite metrics of `new` are below `current`'s ("" when none, or not comparable)."""
+    worse = []
+    for metric in SUITE_METRICS:
+        a, b = new.get(metric), current.get(metric)
+        if isinstance(a, int | float) and isinstance(b, int | float) and a < b:
+            worse.append(f"{metric} {a:.3f} < {b:.3f}")
+    return ", ".join(worse)
+
+
 class ModelRegistry:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -146,14 +159,24 @@ class ModelRegistry:
         _write_json(d / "aliases.json", aliases)
         return man
 
-    def promote(self, name: str, version: str | None = None) -> dict[str, Any]:
-        """Make `version` (default: the shadow) current; the old current goes to history."""
+    def promote(self, name: str, version: str | None = None,
+                force: bool = False) -> dict[str, Any]:
+        """Make `version` (default: the shadow) current; the old current goes to history.
+
+        A version whose suite scores (precision, recall) fall below the current one's is
+        refused unless `force`: a model fitted on a faulty day must not go live silently."""
         aliases = self.aliases(name)
         target = version or aliases["shadow"]
         if not target:
             raise ModelError(f"model {name} has no shadow version to promote "
                              f"(fit one, or name a version)")
-        self.manifest(name, target)
+        new = self.manifest(name, target)
+        if aliases["current"] and aliases["current"] != target and not force:
+            worse = scores_below(new.scores, self.manifest(name, aliases["current"]).scores)
+            if worse:
+                raise ModelError(f"model {name} {target} scores below the current "
+                                 f"{aliases['current']} ({worse}); promote with --force to "
+                                 f"make it current anyway")
         if aliases["current"] and aliases["current"] != target:
             aliases["history"].append(aliases["current"])
         aliases["current"] = target

@@ -2,8 +2,11 @@
 `anomaly_score` added, and the checks that turn bad input into one-line `SeriesError`s.
 
 Timestamps are unix seconds (integer or decimal) or ISO 8601 times (UTC when no zone is given);
-they must be strictly increasing. A value may be empty or `nan` (a gap: scored 0 and left out of
-the baseline); any other text, or an infinite value, is an error naming the line.
+they should increase. Real exports repeat a timestamp (a DST change, a duplicated sample) or step
+back once: such rows are kept in file order and counted in `SeriesTable.disorder` (the caller
+reports it once); `strict=True` refuses them instead. A value may be empty or `nan` (a gap:
+scored 0 and left out of the baseline); any other text, or an infinite value, is an error naming
+the line.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class SeriesTable:
     timestamps: np.ndarray  # float unix seconds
     values: np.ndarray  # float, NaN where missing
     missing: int
+    disorder: str = ""  # what was out of order, for one note on stderr ("" when none)
 
 
 def _parse_time(text: str, line: int) -> float:
@@ -58,8 +62,11 @@ def _parse_time(text: str, line: int) -> float:
     return value
 
 
-def read_series(handle: TextIO, name: str = "input") -> SeriesTable:
-    """Read and check a `timestamp,value` CSV (extra columns are kept for the output)."""
+def read_series(handle: TextIO, name: str = "input", strict: bool = False) -> SeriesTable:
+    """Read and check a `timestamp,value` CSV (extra columns are kept for the output).
+
+    Repeated timestamps and steps back are kept in file order (see `disorder`); `strict`
+    refuses them with the line of the first one."""
     try:
         reader = csv.reader(handle)
         header = next(reader, None)
@@ -76,6 +83,8 @@ def read_series(handle: TextIO, name: str = "input") -> SeriesTable:
         rows: list[list[str]] = []
         stamps: list[float] = []
         values: list[float] = []
+        repeats = backs = 0
+        first_bad = ""
         for row in reader:
             line = reader.line_num
             if not row or all(not c.strip() for c in row):
@@ -97,8 +106,13 @@ def read_series(handle: TextIO, name: str = "input") -> SeriesTable:
                     raise SeriesError(f"line {line}: value {raw!r} is infinite")
             if stamps and ts <= stamps[-1]:
                 what = "repeats" if ts == stamps[-1] else "goes back from"
-                raise SeriesError(f"line {line}: timestamp {row[ti].strip()!r} {what} the "
-                                  f"previous one; sort the file by time and drop duplicates")
+                if strict:
+                    raise SeriesError(f"line {line}: timestamp {row[ti].strip()!r} {what} the "
+                                      f"previous one; sort the file by time and drop "
+                                      f"duplicates (or leave out --strict)")
+                repeats += ts == stamps[-1]
+                backs += ts < stamps[-1]
+                first_bad = first_bad or f"line {line}: {row[ti].strip()!r} {what} the previous"
             rows.append(row)
             stamps.append(ts)
             values.append(value)
@@ -109,7 +123,11 @@ def read_series(handle: TextIO, name: str = "input") -> SeriesTable:
     if not rows:
         raise SeriesError(f"{name} has a header but no rows")
     vs = np.array(values, dtype=float)
-    return SeriesTable(header, rows, np.array(stamps), vs, int(np.isnan(vs).sum()))
+    disorder = ""
+    if repeats or backs:
+        disorder = (f"{repeats} repeated timestamp(s) and {backs} step(s) back kept in file "
+                    f"order (first at {first_bad})")
+    return SeriesTable(header, rows, np.array(stamps), vs, int(np.isnan(vs).sum()), disorder)
 
 
 def is_index(timestamps: np.ndarray) -> bool:
@@ -145,13 +163,30 @@ def config_for(timestamps: np.ndarray, base: RobustConfig | None = None) -> Robu
 def score_table(table: SeriesTable, min_change: float = 0.0,
                 min_rel_change: float = 0.0) -> np.ndarray:
     """The `anomaly score` command's scores for a read table: checked, in [0, 1]."""
-    from tools.anomaly.adaptive import score_adaptive
+    from tools.anomaly.likelihood import LikelihoodConfig, score_likelihood, season_rows
 
-    config = dataclasses.replace(config_for(table.timestamps, CLI_CONFIG),
-                                 rel_floor=min_rel_change)
-    scores = score_adaptive(table.timestamps, table.values, config,
-                            clock=not is_index(table.timestamps), min_change=min_change)
+    # Rows stay in file order; a step back is scored as if no time had passed.
+    ts = np.maximum.accumulate(table.timestamps)
+    scores = score_likelihood(table.values,
+                              LikelihoodConfig(season=season_rows(ts, not is_index(ts))))
+    if min_change > 0 or min_rel_change > 0:
+        # The magnitude floors: a change smaller than them is never anomalous.
+        level = _causal_level(table.values)
+        small = np.abs(table.values - level) < np.maximum(min_change,
+                                                          min_rel_change * np.abs(level))
+        scores = np.where(small, np.minimum(scores, 0.49), scores)
     return check_scores(scores)
+
+
+def _causal_level(values: np.ndarray, window: int = 100) -> np.ndarray:
+    """The median of up to `window` earlier rows (the row itself where there are none)."""
+    out = values.copy()
+    for i in range(1, len(values)):
+        past = values[max(0, i - window):i]
+        past = past[~np.isnan(past)]
+        if past.size:
+            out[i] = float(np.median(past))
+    return out
 
 
 def write_scores(handle: TextIO, table: SeriesTable, scores: Iterable[float]) -> None:
