@@ -110,18 +110,24 @@ def _binary(raw: bytes) -> bool:
 
 def _log_lines(fh: IO[bytes], name: str) -> Iterator[str]:
     """Lines as text (invalid UTF-8 replaced); a line longer than MAX_LOG_LINE_BYTES is cut
-    there and the rest of it skipped. Binary data (NUL bytes, mostly non-text) is refused."""
-    number = 0
+    there and the rest of it skipped. A stray binary line in a text log is kept (its template
+    is `<binary>`, as real exports have them); a file that is mostly binary is refused."""
+    number = binary = 0
     while True:
         raw = fh.readline(MAX_LOG_LINE_BYTES)
         if not raw:
+            if binary and binary * 2 > number:
+                raise UsageError(f"{name} is not a text log: {binary} of its {number:,} lines "
+                                 "are binary data")
             return
         number += 1
         if not raw.endswith(b"\n") and len(raw) == MAX_LOG_LINE_BYTES:
             while (rest := fh.readline(MAX_LOG_LINE_BYTES)) and not rest.endswith(b"\n"):
                 pass
         if _binary(raw):
-            raise UsageError(f"{name} is not a text log: binary data on line {number:,}")
+            binary += 1
+            if binary >= 3 and binary * 4 > number:
+                raise UsageError(f"{name} is not a text log: binary data on line {number:,}")
         yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
