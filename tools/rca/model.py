@@ -105,3 +105,4 @@ class RcaResult:
     changes_near_onset: list[ChangeRecord] = field(default_factory=list)
     note: str = ""
     scored: list[SignalScore] = field(default_factory=list)  # every significant signal
+    confidence: float = 0.0  # what `clear` thresholds: how far the top candidate stands out
