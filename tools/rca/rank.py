@@ -46,7 +46,7 @@ def _scores(inp: RcaInput) -> list[SignalScore]:
     matrix = np.vstack([np.asarray(inp.signals[k], dtype=float) for k in keys])
     metrics = [m for _, m in keys]
     sm = score_matrix(inp.timestamps, matrix, inp.onset, [bad_direction(m) for m in metrics],
-                      min_abs_changes(metrics))
+                      min_abs_changes(metrics), kinds=[signal_kind(m) for m in metrics])
     out = []
     for i in np.flatnonzero(sm.z > 0):
         service, metric = keys[i]
