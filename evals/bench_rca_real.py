@@ -156,7 +156,7 @@ def run(data: Path, graph_path: Path | None, python: str | None,
     if graph is not None:
         results["opscopilot+graph"] = [ours(c, graph) for c in cases]
     rankings: dict[str, list[list[str]]] = {
-        m: [[x.service for x in r.candidates] for r in rs] for m, rs in results.items()}
+        m: [services_only(r.ranking) for r in rs] for m, rs in results.items()}
     reference = "rcaeval 1.8.1" if python else "numpy re-implementation"
     mine = reimpl_rankings(cases)
     if python:

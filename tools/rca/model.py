@@ -106,3 +106,4 @@ class RcaResult:
     note: str = ""
     scored: list[SignalScore] = field(default_factory=list)  # every significant signal
     confidence: float = 0.0  # what `clear` thresholds: how far the top candidate stands out
+    ranking: list[str] = field(default_factory=list)  # every service: candidates, then the rest

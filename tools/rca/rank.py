@@ -23,7 +23,13 @@ import numpy as np
 
 from tools.rca.graph import closure
 from tools.rca.model import Candidate, ChangeRecord, RcaInput, RcaResult, SignalScore
-from tools.rca.signals import bad_direction, min_abs_changes, score_matrix, signal_kind
+from tools.rca.signals import (
+    bad_direction,
+    min_abs_changes,
+    score_matrix,
+    signal_family,
+    signal_kind,
+)
 
 Z_CLEAR = 10.0
 VICTIM_FACTOR = 0.35
@@ -32,6 +38,7 @@ RESOURCE_BONUS = 1.0
 CHANGE_BONUS = 1.5
 LOG_BONUS = 0.5
 EARLY_BONUS = 0.5
+FAMILY_WEIGHT = 0.3  # each of up to two further families of signals that moved
 NO_GRAPH_BONUS = 3.0
 ONSET_TOLERANCE_S = 60  # "started no later" allows for the sampling step
 CHANGE_BEFORE_S = 30 * 60
@@ -39,10 +46,12 @@ CHANGE_AFTER_S = 2 * 60
 MAX_SIGNALS_SHOWN = 3
 
 
-def _scores(inp: RcaInput) -> list[SignalScore]:
+def _scores(inp: RcaInput) -> tuple[list[SignalScore], dict[str, float]]:
+    """The significant signals, strongest first, and each service's largest move in
+    deviations whether significant or not (to order the services nothing clearly points at)."""
     keys = list(inp.signals)
     if not keys:
-        return []
+        return [], {}
     matrix = np.vstack([np.asarray(inp.signals[k], dtype=float) for k in keys])
     metrics = [m for _, m in keys]
     sm = score_matrix(inp.timestamps, matrix, inp.onset, [bad_direction(m) for m in metrics],
@@ -55,7 +64,22 @@ def _scores(inp: RcaInput) -> list[SignalScore]:
                                float(sm.baseline[i]), float(sm.peak[i]),
                                "up" if sm.up[i] else "down", first if first >= 0 else None))
     out.sort(key=lambda s: -s.z)
-    return out
+    weak: dict[str, float] = {}
+    for (service, _), z in zip(keys, np.nan_to_num(sm.raw_z).tolist(), strict=True):
+        weak[service] = max(weak.get(service, 0.0), z)
+    return out, weak
+
+
+def combined_strength(sigs: list[SignalScore]) -> float:
+    """A service's evidence from all its signals: its strongest move, plus a share of the
+    strongest move in each other family (CPU, memory, latency, ...): a CPU hog that also slowed
+    the service outranks one lone jump, while the several quantiles of one latency count once."""
+    best: dict[str, float] = {}
+    for s in sigs:
+        fam = signal_family(s.metric)
+        best[fam] = max(best.get(fam, 0.0), s.z)
+    ranked = sorted(best.values(), reverse=True)
+    return math.log1p(ranked[0]) + FAMILY_WEIGHT * sum(math.log1p(z) for z in ranked[1:3])
 
 
 def _is_load_drop(s: SignalScore) -> bool:
@@ -100,7 +124,7 @@ def when_relative(ts: int, anchor: int) -> str:
 
 def rank_causes(inp: RcaInput, limit: int = 5) -> RcaResult:
     """The ranked candidates for the incident whose onset hint is `inp.onset`."""
-    scored = _scores(inp)
+    scored, weak = _scores(inp)
     by_service: dict[str, list[SignalScore]] = defaultdict(list)
     for s in scored:
         by_service[s.service].append(s)
@@ -115,7 +139,8 @@ def rank_causes(inp: RcaInput, limit: int = 5) -> RcaResult:
         changes_by[c.service].append(c)
     if not scored:
         return RcaResult([], False, inp.onset, None, near,
-                         "no series moved beyond its normal band after the onset", scored)
+                         "no series moved beyond its normal band after the onset", scored,
+                         ranking=sorted(weak, key=lambda s: (-weak[s], s)))
 
     onset_of = {svc: min((s.first_ts for s in ss if s.first_ts is not None), default=None)
                 for svc, ss in by_service.items()}
@@ -131,7 +156,7 @@ def rank_causes(inp: RcaInput, limit: int = 5) -> RcaResult:
     candidates = []
     for svc, sigs in by_service.items():
         top = sigs[0]
-        raw = math.log1p(top.z)
+        raw = combined_strength(sigs)
         reasons = [f"{describe_signal(s)}" for s in sigs[:MAX_SIGNALS_SHOWN]]
         own_resource = [s for s in sigs if _is_own_resource(s)]
         if own_resource:
@@ -205,4 +230,7 @@ def rank_causes(inp: RcaInput, limit: int = 5) -> RcaResult:
     clear = top_z >= Z_CLEAR
     note = "" if clear else (f"no clear root cause: the strongest change ({scored[0].service} "
                              f"{scored[0].metric}, robust z {top_z:.0f}) is below {Z_CLEAR:.0f}")
-    return RcaResult(candidates[:limit], clear, inp.onset, first_anomaly, near, note, scored)
+    ranking = [c.service for c in candidates]
+    ranking += sorted(set(weak) - set(ranking), key=lambda s: (-weak[s], s))
+    return RcaResult(candidates[:limit], clear, inp.onset, first_anomaly, near, note, scored,
+                     ranking=ranking)

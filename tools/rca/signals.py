@@ -55,7 +55,28 @@ def bad_direction(metric: str) -> str:
     """"up", "down" or "both": the catalogue's for known metrics; up for any latency or errors."""
     if metric in METRICS:
         return METRICS[metric].bad_direction
-    return "up" if signal_kind(metric) in ("latency", "errors") else "both"
+    kind = signal_kind(metric)
+    if re.search(r"success|apdex|hit_?ratio", metric, re.I):
+        return "down"
+    if kind in ("latency", "errors"):
+        return "up"
+    # A resource in use (CPU, memory, disk, connections) is bad when it rises; a certificate's
+    # remaining life is bad when it falls; less of a resource used is no fault of its own.
+    if kind == "resource" and not re.search(r"cert|expir|free|avail|remain|left", metric, re.I):
+        return "up"
+    return "both"
+
+
+def signal_family(metric: str) -> str:
+    """Which of a service's signals tell the same story: the CPU pair (cores, percent), the
+    memory pair, the latency quantiles each count once when a service's signals are combined."""
+    kind = signal_kind(metric)
+    if kind == "resource":
+        for family, pattern in (("cpu", r"cpu"), ("memory", r"mem|heap|rss|gc"),
+                                ("disk", r"disk|io"), ("network", r"net|sock|conn")):
+            if re.search(pattern, metric, re.I):
+                return family
+    return kind
 
 
 @dataclass
