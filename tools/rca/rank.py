@@ -39,6 +39,8 @@ CHANGE_BONUS = 1.5
 LOG_BONUS = 0.5
 EARLY_BONUS = 0.5
 FAMILY_WEIGHT = 0.3  # each of up to two further families of signals that moved
+LONE_FACTOR = 0.6  # a service whose signals all sit in one family
+COLLAPSE_SHARE = 0.4  # traffic down to this share of its baseline: the service is down
 NO_GRAPH_BONUS = 3.0
 ONSET_TOLERANCE_S = 60  # "started no later" allows for the sampling step
 CHANGE_BEFORE_S = 30 * 60
@@ -79,7 +81,13 @@ def combined_strength(sigs: list[SignalScore]) -> float:
         fam = signal_family(s.metric)
         best[fam] = max(best.get(fam, 0.0), s.z)
     ranked = sorted(best.values(), reverse=True)
-    return math.log1p(ranked[0]) + FAMILY_WEIGHT * sum(math.log1p(z) for z in ranked[1:3])
+    strength = math.log1p(ranked[0]) + FAMILY_WEIGHT * sum(math.log1p(z) for z in ranked[1:3])
+    # One family alone (a memory step, one latency) is what restarts, scrapes and spikes also
+    # do; a fault of the service's own shows in two (its resource and its latency or errors).
+    # Traffic it serves falling is the exception: a service that is down or refusing shows
+    # nothing else, since it no longer reports latency or errors of its own.
+    serving_less = any(s.kind == "traffic" and s.direction == "down" for s in sigs)
+    return strength if len(ranked) > 1 or serving_less else LONE_FACTOR * strength
 
 
 def _is_load_drop(s: SignalScore) -> bool:
@@ -98,7 +106,7 @@ def _no_graph_hint(svc: str, by_service: dict[str, list[SignalScore]]) -> str:
                      for other, xs in by_service.items() if other != svc for x in xs)
     for s in by_service[svc]:
         if (s.kind == "traffic" and s.direction == "down" and s.baseline > 0
-                and s.peak <= 0.4 * s.baseline and others_err):
+                and s.peak <= COLLAPSE_SHARE * s.baseline and others_err):
             return f"its {s.metric} collapsed while its callers' errors rose"
     return ""
 
