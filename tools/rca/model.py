@@ -58,6 +58,7 @@ class SignalScore:
     peak: float  # the value at that peak (3-point median)
     direction: str  # "up" or "down"
     first_ts: int | None  # when it first left its normal band (may precede the given onset)
+    gradual: bool = False  # it kept growing after the onset (a leak, a filling disk)
 
     @property
     def significant(self) -> bool:

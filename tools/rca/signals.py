@@ -89,6 +89,7 @@ class ScoreMatrix:
     peak: np.ndarray
     up: np.ndarray  # bool: the peak is above the baseline
     first_ts: np.ndarray  # int64, -1 when never out of band
+    gradual: np.ndarray | None = None  # bool: it grew after the onset (a leak), not one step
 
 
 def row_quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
@@ -216,9 +217,11 @@ def score_matrix(timestamps: np.ndarray, values: np.ndarray, onset: int,
     first_idx = np.argmax(out, axis=1)
     span_ts = ts[span].astype(np.int64)
     first_ts = np.where(has & significant, span_ts[first_idx], -1)
+    # Gradual: the first point after the onset holds under half the peak's move.
+    gradual = post_dev[:, 0] < 0.5 * peak_dev if post_dev.shape[1] else np.zeros(len(x), bool)
     return ScoreMatrix(z=np.where(significant, raw_z, 0.0), raw_z=raw_z, baseline=med,
                        peak=np.nan_to_num(peak), up=np.nan_to_num(peak) >= med,
-                       first_ts=first_ts)
+                       first_ts=first_ts, gradual=gradual)
 
 
 def min_abs_changes(metrics: list[str]) -> np.ndarray:
