@@ -135,9 +135,9 @@ def scale_floors(pre: np.ndarray, med: np.ndarray, kinds: list[str], step: float
       faulty points;
     - latency: its sampling granularity, the smallest step between distinct baseline values
       (histogram quantiles move in bucket-sized steps), and `LATENCY_REL_FLOOR` of its level;
-    - counts and rates (errors, traffic): the Poisson noise of the events behind them, one
-      event per sample at least: sqrt(max(level x step, 1)) / step for a per-second rate,
-      sqrt(max(level, 1)) when the baseline holds whole numbers (a count per sample).
+    - counts and rates (errors, traffic) that sat near 0 (under one event per sample): the
+      Poisson noise of one event per sample, 1 / step for a per-second rate, 1 when the
+      baseline holds whole numbers (a count per sample); busier ones keep their own noise.
     """
     n = len(med)
     level = np.abs(med)
@@ -161,7 +161,7 @@ def scale_floors(pre: np.ndarray, med: np.ndarray, kinds: list[str], step: float
     for i, kind in enumerate(kinds):
         if kind == "latency":
             floor[i] = max(floor[i], quantum[i], LATENCY_REL_FLOOR * level[i])
-        elif kind in ("errors", "traffic"):
+        elif kind in ("errors", "traffic") and level[i] * (1.0 if integer[i] else step) < 1.0:
             poisson = (math.sqrt(max(level[i], 1.0)) if integer[i]
                        else math.sqrt(max(level[i] * step, 1.0)) / step)
             floor[i] = max(floor[i], poisson)
