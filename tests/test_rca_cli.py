@@ -142,3 +142,27 @@ def test_write_then_read_round_trips(tmp_path):
     table = read_signal_csv(tmp_path / "x.csv")
     assert list(table.timestamps) == list(ts)
     assert np.allclose(table.signals[("a", "cpu")], signals[("a", "cpu")])
+
+
+def test_unsorted_duplicated_and_nan_rows_are_read_and_reported(tmp_path):
+    from tools.rca.table import read_signal_csv
+
+    path = tmp_path / "m.csv"
+    path.write_text("time,a_cpu\n120,3\n60,2\n60,9\n180,\n")
+    table = read_signal_csv(path)
+    assert table.timestamps.tolist() == [60, 120, 180]
+    assert table.signals[("a", "cpu")][:2].tolist() == [2.0, 3.0]
+    text = " ".join(table.notes)
+    assert "not in time order" in text and "repeat an earlier timestamp" in text
+    assert "NaN cell" in text
+
+
+def test_an_inject_time_in_milliseconds_is_named_as_such(tmp_path):
+    from tools.rca.errors import RcaInputError
+    from tools.rca.table import check_onset, read_signal_csv
+
+    path = tmp_path / "m.csv"
+    path.write_text("time,a_cpu\n" + "".join(f"{1_700_000_000 + 60 * i},1\n" for i in range(10)))
+    table = read_signal_csv(path)
+    with pytest.raises(RcaInputError, match="milliseconds .*1700000300"):
+        check_onset(table, 1_700_000_300_000)

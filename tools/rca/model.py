@@ -58,6 +58,7 @@ class SignalScore:
     peak: float  # the value at that peak (3-point median)
     direction: str  # "up" or "down"
     first_ts: int | None  # when it first left its normal band (may precede the given onset)
+    gradual: bool = False  # it kept growing after the onset (a leak, a filling disk)
 
     @property
     def significant(self) -> bool:
@@ -105,3 +106,5 @@ class RcaResult:
     changes_near_onset: list[ChangeRecord] = field(default_factory=list)
     note: str = ""
     scored: list[SignalScore] = field(default_factory=list)  # every significant signal
+    confidence: float = 0.0  # what `clear` thresholds: how far the top candidate stands out
+    ranking: list[str] = field(default_factory=list)  # every service: candidates, then the rest

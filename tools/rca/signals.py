@@ -10,6 +10,7 @@ quiet series).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -24,6 +25,10 @@ MIN_PRE_POINTS = 6
 Z_SIGNIFICANT = 6.0  # robust deviations a peak must exceed to count at all
 MIN_RELATIVE = 0.1  # ...and a change of at least this share of the baseline level
 LOOKBACK_S = 600  # how far before the given onset a signal's own onset is searched
+REL_FLOOR = 0.01  # no series is credited with less spread than this share of its level
+LATENCY_REL_FLOOR = 0.05  # ...a latency with less than this (quantiles are coarse)
+SPIKE_RANGE_DIVISOR = 6.0  # a baseline's full range, spikes included, spans about 6 deviations
+LATE_GUARD_S = 60  # the end of the baseline a late onset hint may have filled with the fault
 
 _KINDS = (
     ("latency", re.compile(r"lat|duration|response|p\d\d|rt$|delay", re.I)),
@@ -50,7 +55,28 @@ def bad_direction(metric: str) -> str:
     """"up", "down" or "both": the catalogue's for known metrics; up for any latency or errors."""
     if metric in METRICS:
         return METRICS[metric].bad_direction
-    return "up" if signal_kind(metric) in ("latency", "errors") else "both"
+    kind = signal_kind(metric)
+    if re.search(r"success|apdex|hit_?ratio", metric, re.I):
+        return "down"
+    if kind in ("latency", "errors"):
+        return "up"
+    # A resource in use (CPU, memory, disk, connections) is bad when it rises; a certificate's
+    # remaining life is bad when it falls; less of a resource used is no fault of its own.
+    if kind == "resource" and not re.search(r"cert|expir|free|avail|remain|left", metric, re.I):
+        return "up"
+    return "both"
+
+
+def signal_family(metric: str) -> str:
+    """Which of a service's signals tell the same story: the CPU pair (cores, percent), the
+    memory pair, the latency quantiles each count once when a service's signals are combined."""
+    kind = signal_kind(metric)
+    if kind == "resource":
+        for family, pattern in (("cpu", r"cpu"), ("memory", r"mem|heap|rss|gc"),
+                                ("disk", r"disk|io"), ("network", r"net|sock|conn")):
+            if re.search(pattern, metric, re.I):
+                return family
+    return kind
 
 
 @dataclass
@@ -63,6 +89,7 @@ class ScoreMatrix:
     peak: np.ndarray
     up: np.ndarray  # bool: the peak is above the baseline
     first_ts: np.ndarray  # int64, -1 when never out of band
+    gradual: np.ndarray | None = None  # bool: it grew after the onset (a leak), not one step
 
 
 def row_quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
@@ -90,10 +117,63 @@ def _rolling_median3(x: np.ndarray) -> np.ndarray:
     return np.nanmedian(stack, axis=0) if np.isnan(stack).any() else np.median(stack, axis=0)
 
 
+def sampling_step(timestamps: np.ndarray) -> float:
+    """The data's resolution in seconds: the median gap between samples."""
+    gaps = np.diff(np.asarray(timestamps, dtype=float))
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) if gaps.size else 1.0
+
+
+def scale_floors(pre: np.ndarray, med: np.ndarray, kinds: list[str], step: float) -> np.ndarray:
+    """The smallest spread each baseline is credited with, from its own resolution and noise, so
+    a series that sat still (an idle caller's latency, an error count at 0) cannot turn a tiny
+    move into a z of millions:
+
+    - every series: `REL_FLOOR` of its level, and the range its baseline's spikes cover
+      (a few rare spikes in an otherwise flat series are its noise, though its IQR is 0),
+      leaving out the last `LATE_GUARD_S` before the onset, which a late hint fills with
+      faulty points;
+    - latency: its sampling granularity, the smallest step between distinct baseline values
+      (histogram quantiles move in bucket-sized steps), and `LATENCY_REL_FLOOR` of its level;
+    - counts and rates (errors, traffic) that sat near 0 (under one event per sample): the
+      Poisson noise of one event per sample, 1 / step for a per-second rate, 1 when the
+      baseline holds whole numbers (a count per sample); busier ones keep their own noise.
+    """
+    n = len(med)
+    level = np.abs(med)
+    floor = np.maximum(REL_FLOOR * level, 1e-6)
+    if pre.shape[1] == 0:
+        return floor
+    srt = np.sort(pre, axis=1)
+    finite = np.isfinite(srt)
+    guard = max(1, int(math.ceil(LATE_GUARD_S / step)))
+    early = pre[:, :-guard] if pre.shape[1] > guard + MIN_PRE_POINTS else pre
+    lo = np.where(np.isfinite(early), early, np.inf).min(axis=1)
+    hi = np.where(np.isfinite(early), early, -np.inf).max(axis=1)
+    rng = np.where(np.isfinite(hi - lo), hi - lo, 0.0)
+    floor = np.maximum(floor, rng / SPIKE_RANGE_DIVISOR)
+    gaps = np.diff(srt, axis=1)
+    gaps = np.where(np.isfinite(gaps) & (gaps > 1e-12 * np.maximum(level, 1.0)[:, None]),
+                    gaps, np.inf)
+    quantum = gaps.min(axis=1) if gaps.shape[1] else np.full(n, np.inf)
+    quantum = np.where(np.isfinite(quantum), quantum, 0.0)
+    integer = np.all(~finite | (srt == np.round(srt)), axis=1)
+    for i, kind in enumerate(kinds):
+        if kind == "latency":
+            floor[i] = max(floor[i], quantum[i], LATENCY_REL_FLOOR * level[i])
+        elif kind in ("errors", "traffic") and level[i] * (1.0 if integer[i] else step) < 1.0:
+            poisson = (math.sqrt(max(level[i], 1.0)) if integer[i]
+                       else math.sqrt(max(level[i] * step, 1.0)) / step)
+            floor[i] = max(floor[i], poisson)
+    return floor
+
+
 def score_matrix(timestamps: np.ndarray, values: np.ndarray, onset: int,
                  directions: list[str], min_abs: np.ndarray | None = None,
-                 pre_s: int = PRE_S, post_s: int = POST_S) -> ScoreMatrix:
-    """Score each row of `values` (series x time) around `onset` (unix seconds)."""
+                 pre_s: int = PRE_S, post_s: int = POST_S,
+                 kinds: list[str] | None = None) -> ScoreMatrix:
+    """Score each row of `values` (series x time) around `onset` (unix seconds); `kinds` (one
+    `signal_kind` per row) sets each row's scale floor (`scale_floors`)."""
     ts = np.asarray(timestamps)
     pre = (ts >= onset - pre_s) & (ts < onset)
     post = (ts >= onset) & (ts < onset + post_s)
@@ -107,7 +187,7 @@ def score_matrix(timestamps: np.ndarray, values: np.ndarray, onset: int,
     q25, med, q75 = row_quantiles(x[:, pre], (0.25, 0.5, 0.75))
     med = np.nan_to_num(med)
     spread = (q75 - q25) / 1.349
-    floor = np.maximum(0.01 * np.abs(med), 1e-6)
+    floor = scale_floors(x[:, pre], med, kinds or ["other"] * len(x), sampling_step(ts))
     if min_abs is not None:
         floor = np.maximum(floor, min_abs / 8.0)
     spread = np.maximum(np.nan_to_num(spread), floor)
@@ -137,9 +217,11 @@ def score_matrix(timestamps: np.ndarray, values: np.ndarray, onset: int,
     first_idx = np.argmax(out, axis=1)
     span_ts = ts[span].astype(np.int64)
     first_ts = np.where(has & significant, span_ts[first_idx], -1)
+    # Gradual: the first point after the onset holds under half the peak's move.
+    gradual = post_dev[:, 0] < 0.5 * peak_dev if post_dev.shape[1] else np.zeros(len(x), bool)
     return ScoreMatrix(z=np.where(significant, raw_z, 0.0), raw_z=raw_z, baseline=med,
                        peak=np.nan_to_num(peak), up=np.nan_to_num(peak) >= med,
-                       first_ts=first_ts)
+                       first_ts=first_ts, gradual=gradual)
 
 
 def min_abs_changes(metrics: list[str]) -> np.ndarray:

@@ -104,8 +104,20 @@ def read_signal_csv(path: str | Path, services: list[str] | None = None) -> Sign
     if np.median(times) > 1e11:  # milliseconds, as some exporters write
         times = times / 1000.0
         notes.append("time looks like unix milliseconds: read as such")
+    if np.any(np.diff(times) < 0):
+        notes.append(f"rows are not in time order ({int(np.sum(np.diff(times) < 0))} step(s) "
+                     "back): sorted by time")
     order = np.argsort(times, kind="stable")
     times, values = times[order], values[:, order]
+    dup = np.concatenate([[False], np.diff(times) == 0])
+    if dup.any():
+        notes.append(f"{int(dup.sum())} row(s) repeat an earlier timestamp: the first of each "
+                     "is kept")
+        times, values = times[~dup], values[:, ~dup]
+    missing = int(np.isnan(values).sum())
+    if missing:
+        notes.append(f"{missing} empty or NaN cell(s) in {int(np.isnan(values).any(axis=1).sum())}"
+                     " column(s): read as no sample")
     if skipped:
         notes.append(f"ignored {len(skipped)} column(s) not named <service>_<metric>: "
                      + ", ".join(skipped[:5]))
@@ -130,8 +142,11 @@ def check_onset(table: SignalTable, onset: int, label: str = "--inject-time") ->
     """A one-line error when the onset is outside the data."""
     first, last = int(table.timestamps[0]), int(table.timestamps[-1])
     if not first < onset <= last:
+        hint = (f"; {label} is read in unix seconds, and {onset} looks like milliseconds "
+                f"(try {onset // 1000})" if onset > 1e11 and first < onset / 1000 <= last
+                else "")
         raise RcaInputError(f"{label} {onset} is outside the data ({first} to {last}); give a "
-                            "time inside it, after some normal data")
+                            f"time inside it, after some normal data{hint}")
 
 
 def write_signal_csv(path: str | Path, timestamps: np.ndarray,
