@@ -125,6 +125,12 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
                 for c in answer.root_causes[1:]) + ".")
     elif context is not None and context.data.get("note"):
         lines.append(f"No clear root cause stands out ({context.data['note']}).")
+    if context is not None:  # sources the one-call investigation could not use, said once
+        for tool, why in context.data.get("failed", {}).items():
+            if tool != "detect_metric_anomalies":
+                lines.append(f"Not checked ({tool}): {why}.")
+        if context.data.get("ranked_without_logs") and answer.root_causes:
+            lines.append("The ranking used metrics, changes and alerts only (no log templates).")
     if changes:
         lines.append("Recent changes:")
         lines += _bullets(changes, 3)

@@ -97,3 +97,36 @@ def test_what_changed_links_the_deploy_to_the_trouble():
     assert "- checkout: " in answer.summary
     assert answer.root_causes and answer.root_causes[0].service == "checkout"
     assert ungrounded_numbers(answer) == []
+
+
+@pytest.mark.parametrize(("scenario", "culprit"), [("cpu-hog-recommendation", "recommendation"),
+                                                   ("dependency-down-redis", "redis")])
+def test_metrics_alone_still_rank_when_no_logs_backend_is_configured(scenario, culprit):
+    from tools.backends.seams import Unconfigured
+
+    sandbox = load_sandbox(scenario)
+    backend = SandboxBackend(sandbox)
+    registry = ToolRegistry()
+    registry.register(IncidentContext(backend, backend, Unconfigured("logs"), backend, backend))
+    result = registry.run("incident_context", {"start": sandbox.now - 3600, "end": sandbox.now})
+    causes = [f for f in result.findings if f.kind == "root_cause"]
+    assert causes and causes[0].service == culprit, (result.data.get("note"), result.summary)
+    assert "no logs backend is configured" in result.data["ranked_without_logs"]
+    assert "no logs backend is configured" in result.data["failed"]["search_logs"]
+
+
+def test_the_answer_says_which_source_it_could_not_check():
+    from tools.backends.seams import Unconfigured
+
+    sandbox = load_sandbox("cpu-hog-recommendation")
+    backend = SandboxBackend(sandbox)
+    registry = ToolRegistry()
+    registry.register(IncidentContext(backend, backend, Unconfigured("logs"), backend, backend))
+    plan = make_plan("investigate", [], [], sandbox.now - 1800, sandbox.now,
+                     set(registry.names()), backend)
+    results = [registry.run(c.tool, c.args) for c in plan.calls]
+    answer = compose("what is wrong?", "investigate", 1.0, plan, results, backend)
+    assert "Not checked (search_logs): no logs backend is configured" in answer.summary
+    assert "metrics, changes and alerts only" in answer.summary
+    assert answer.root_causes[0].service == "recommendation"
+    assert ungrounded_numbers(answer) == []

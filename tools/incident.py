@@ -106,8 +106,9 @@ class IncidentContext:
         summary = parts[0].summary
         if anomalies:
             onset = params.onset or estimate_onset(anomalies, params.start, params.end)
+            without_logs = ""
             try:
-                result, templates = self._rank(scope, onset, params.end, findings)
+                result, templates, without_logs = self._rank(scope, onset, params.end, findings)
             except BackendError as exc:  # a read for the ranking failed after the scan worked
                 result = RcaResult([], False, onset, None, [], f"ranking not possible: {exc}")
                 templates = []
@@ -118,6 +119,8 @@ class IncidentContext:
                      "root_causes": [c.to_dict() for c in result.candidates],
                      "changes_near_onset": [c.description for c in result.changes_near_onset],
                      "log_templates": [t.template for t in templates]}
+            if without_logs:  # ranked from the metrics alone; the answer can say why
+                data["ranked_without_logs"] = without_logs
             if result.clear and result.candidates:
                 top = result.candidates[0]
                 summary += f"; likely root cause {top.service}"
@@ -126,7 +129,9 @@ class IncidentContext:
         return ToolResult(self.name, ToolStatus.OK, summary, findings, evidence, data)
 
     def _rank(self, scope: list[str], onset: int, end: int,
-              findings: list[Finding]) -> tuple[RcaResult, list[LogTemplateRecord]]:
+              findings: list[Finding]) -> tuple[RcaResult, list[LogTemplateRecord], str]:
+        """The ranking, the log templates it used, and why logs could not be used ("": they
+        were)."""
         start = onset - PRE_S
         stop = max(end, onset + 60)
         timestamps: np.ndarray | None = None
@@ -141,12 +146,17 @@ class IncidentContext:
                     signals[(service, metric)] = series.values
         changes = [ChangeRecord(f.since, f.service, "change", f.text.split(": ", 1)[-1])
                    for f in findings if f.kind == "change" and f.since is not None]
-        templates = self._templates(scope, onset, stop)
+        without_logs = ""
+        try:
+            templates = self._templates(scope, onset, stop)
+        except BackendError as exc:  # no logs (or logs down): rank from the metrics alone
+            templates, without_logs = [], str(exc)
         graph = graph_from_topology(self.topology)
         if timestamps is None or len(timestamps) == 0:
-            return RcaResult([], False, onset, None, [], "no metric data to rank"), templates
+            return (RcaResult([], False, onset, None, [], "no metric data to rank"), templates,
+                    without_logs)
         inp = RcaInput(timestamps, signals, onset, graph, changes, templates)
-        return rank_causes(inp, limit=MAX_CAUSES), templates
+        return rank_causes(inp, limit=MAX_CAUSES), templates, without_logs
 
     def _templates(self, scope: list[str], onset: int, end: int) -> list[LogTemplateRecord]:
         """WARN/ERROR templates since the onset, with their count in as long a span before."""
