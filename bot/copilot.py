@@ -19,6 +19,7 @@ from bot.focus import question_focus
 from bot.planner import enrichment_calls, incident_context, make_plan
 from bot.router import Route, Router
 from bot.settings import Settings
+from bot.timewindow import find_comparison
 from tools.backends import TopologySource
 from tools.base import ToolRegistry
 
@@ -78,7 +79,12 @@ class Copilot:
             if services:
                 about_now = f"(about the current incident: {', '.join(services)})\n"
 
-        if ents.window is not None:
+        # "error rate vs yesterday": now against the same moment then, not yesterday's window.
+        compared = find_comparison(question.text, question.time) \
+            if route.intent == "metrics" else None
+        if compared is not None:
+            start, end = now - 60 * self.settings.router.default_window_minutes, now
+        elif ents.window is not None:
             start, end = int(ents.window.start.timestamp()), int(ents.window.end.timestamp())
             end = min(end, now)
         elif follow_up and conversation is not None and conversation.window is not None:
@@ -99,6 +105,11 @@ class Copilot:
                 log_level=ents.log_level, keywords=list(ents.keywords), question=question.text,
                 context_query=context_query or None,
             )
+            if compared is not None:
+                for call in plan.calls:
+                    if call.tool == "query_metrics":
+                        call.args |= {"compare_offset": compared.offset_s,
+                                      "compare_label": compared.label}
             results = [self.registry.run(c.tool, c.args) for c in plan.calls]
             if route.intent == "investigate":
                 extra, incident_query = enrichment_calls(

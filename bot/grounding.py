@@ -19,6 +19,9 @@ _NUMBER = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|v\d+(?:\.\d+)+|"
                      r"(?<![A-Za-z\d.])(?:\d+(?:\.\d+)+|\d{1,3}(?:,\d{3})+|\d+)")
 
 
+_MORE = re.compile(r"\band \d+ more (?:groups )?\(see findings\)")
+
+
 def numbers_in(text: str) -> list[str]:
     return _NUMBER.findall(text)
 
@@ -40,5 +43,6 @@ def ungrounded_numbers(answer: Answer) -> list[str]:
     known: set[str] = set()
     for text in _sources(answer):
         known.update(numbers_in(text))
-    claims = [answer.summary, *(f.text for f in answer.findings)]
+    # "and 4 more (see findings)" counts the answer's own findings: not a claim about systems.
+    claims = [_MORE.sub("", answer.summary), *(f.text for f in answer.findings)]
     return [n for text in claims for n in numbers_in(text) if n not in known]

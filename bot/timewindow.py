@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from bot.entities import BadTimeWindow, TimeWindow
@@ -257,3 +258,40 @@ def parse_time_window(text: str, now: datetime) -> TimeWindow | None:
             raise BadTimeWindow(f"'{phrase}' is not a valid date or time: {exc}") from None
         return _checked(start, end, phrase, now)
     return None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """ "vs yesterday": compare now with the same moment `offset_s` earlier, named `label`."""
+
+    offset_s: int
+    label: str  # "the same time yesterday", "this morning (09:00 UTC)"
+
+
+_COMPARE = re.compile(
+    r"\b(?:vs\.?|versus|compared? (?:to|with)|than|against|relative to)\s+(?:the\s+)?"
+    r"(?:same (?:time|moment|hour)\s+)?(yesterday|last week|a week ago|this morning|"
+    r"an hour ago|(\d+)\s*(h|hr|hrs|hours?|d|days?)\s+ago)\b")
+_MORNING_HOUR = 9  # "this morning" is read as 09:00 UTC
+
+
+def find_comparison(text: str, now: datetime) -> Comparison | None:
+    """The earlier moment a question compares now with, or None ("error rate vs yesterday")."""
+    m = _COMPARE.search(text.lower())
+    if m is None:
+        return None
+    what = m.group(1)
+    if what == "yesterday":
+        return Comparison(86400, "the same time yesterday")
+    if what in ("last week", "a week ago"):
+        return Comparison(7 * 86400, "the same time last week")
+    if what == "an hour ago":
+        return Comparison(3600, "an hour ago")
+    if what == "this morning":
+        morning = now.replace(hour=_MORNING_HOUR, minute=0, second=0, microsecond=0)
+        offset = int((now - morning).total_seconds())
+        return Comparison(offset, f"this morning ({_MORNING_HOUR:02d}:00 UTC)") \
+            if offset > 0 else None
+    n, unit = int(m.group(2)), m.group(3)
+    seconds = n * (3600 if unit.startswith("h") else 86400)
+    return Comparison(seconds, f"{n} {'hours' if unit.startswith('h') else 'days'} ago")

@@ -364,3 +364,23 @@ def test_a_typo_of_a_service_name_still_finds_the_service() -> None:
 def test_a_real_unknown_service_is_still_refused_next_to_typos() -> None:
     with pytest.raises(UnknownService, match="'kafka'"):
         ents("cpu of kafka over teh last hour")
+
+
+@pytest.mark.parametrize(("text", "offset", "label"), [
+    ("compare error rate today vs yesterday", 86400, "the same time yesterday"),
+    ("p99 of cart compared to last week", 7 * 86400, "the same time last week"),
+    ("errors vs 3h ago", 3 * 3600, "3 hours ago"),
+    ("cart latency now vs this morning", 6 * 3600, "this morning (09:00 UTC)"),
+])
+def test_comparisons_with_an_earlier_moment(text: str, offset: int, label: str) -> None:
+    from bot.timewindow import find_comparison
+
+    found = find_comparison(text, datetime(2026, 11, 20, 15, 0, tzinfo=UTC))
+    assert found is not None and (found.offset_s, found.label) == (offset, label)
+
+
+def test_no_comparison_in_a_plain_question() -> None:
+    from bot.timewindow import find_comparison
+
+    assert find_comparison("error rate of cart since yesterday",
+                           datetime(2026, 11, 20, 15, 0, tzinfo=UTC)) is None
