@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -97,8 +99,11 @@ def test_the_traces_tool_finds_the_slow_and_failing_service():
     result = registry.run("search_traces", {"services": ["checkout"], "start": T0,
                                             "end": T0 + 900})
     assert result.status is ToolStatus.OK and result.evidence[0].source == "jaeger"
-    kinds = {f.kind: f.service for f in result.findings}
+    kinds = {f.kind: f.service for f in result.findings if f.kind != "trace_operation"}
     assert kinds == {"trace_time": "payment", "trace_errors": "payment"}
+    ops = [f for f in result.findings if f.kind == "trace_operation"]  # the API's operations
+    assert ops and all(re.fullmatch(r"slow operation: .+ on \w+, p95 \d+ ms over \d+ spans",
+                                    f.text) for f in ops), [f.text for f in ops]
     assert result.evidence[0].values["slowest1"].endswith("940 ms")
 
 

@@ -116,3 +116,11 @@ def test_a_comparison_with_an_earlier_moment_compares_now_with_then(runtime_for)
     # the sandbox holds one day: yesterday is said to be missing, not made up
     yesterday = ask(runtime, "compare error rate today vs yesterday")
     assert "compared 0 with the same time yesterday (no data from then for" in yesterday.summary
+
+
+def test_slowest_endpoints_come_from_the_traces_operations(runtime_for):
+    answer = ask(runtime_for("latency-injection-currency"), "top 5 slowest endpoints")
+    assert answer.intent == "traces"
+    ops = [f for f in answer.findings if f.kind == "trace_operation"]
+    assert len(ops) == 5 and ops[0].text.startswith("slow operation: ")
+    assert any("CurrencyService/Convert on currency" in f.text for f in ops), [f.text for f in ops]

@@ -4,6 +4,7 @@ as OTLP JSON with base64 ids, plain-text errors), replayed through httpx.MockTra
 from __future__ import annotations
 
 import base64
+import re
 
 import httpx
 import pytest
@@ -100,8 +101,11 @@ def test_the_traces_tool_over_tempo():
     result = registry.run("search_traces", {"services": ["checkout"], "start": T0,
                                             "end": T0 + 600})
     assert result.status is ToolStatus.OK and result.evidence[0].source == "tempo"
-    assert {f.kind: f.service for f in result.findings} == {"trace_time": "payment",
-                                                            "trace_errors": "payment"}
+    kinds = {f.kind: f.service for f in result.findings if f.kind != "trace_operation"}
+    assert kinds == {"trace_time": "payment", "trace_errors": "payment"}
+    ops = [f for f in result.findings if f.kind == "trace_operation"]  # the API's operations
+    assert ops and all(re.fullmatch(r"slow operation: .+ on \w+, p95 \d+ ms over \d+ spans",
+                                    f.text) for f in ops), [f.text for f in ops]
 
 
 def test_a_trace_gone_between_search_and_fetch_is_skipped():

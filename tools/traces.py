@@ -16,6 +16,8 @@ from tools.metrics import Window
 from tools.sandbox.model import Trace
 
 TRACE_LIMIT = 200
+TOP_OPERATIONS = 5
+MIN_OPERATION_SPANS = 3  # fewer spans than this give no p95 worth ranking
 
 
 def self_times(trace: Trace) -> dict[str, float]:
@@ -28,6 +30,25 @@ def self_times(trace: Trace) -> dict[str, float]:
     for span in trace.spans:
         own[span.service] += max(0.0, span.duration_ms - child_time[span.span_id])
     return own
+
+
+def _slowest_operations(traces: list[Trace], values: dict[str, object], ev_id: str,
+                        limit: int = TOP_OPERATIONS) -> list[Finding]:
+    """The operations (endpoints, RPC methods) with the highest p95 span duration, each seen at
+    least MIN_OPERATION_SPANS times: "top 5 slowest endpoints"."""
+    durations: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for trace in traces:
+        for span in trace.spans:
+            durations[(span.service, span.operation)].append(span.duration_ms)
+    ranked = sorted(((float(np.percentile(d, 95)), len(d), key) for key, d in durations.items()
+                     if len(d) >= MIN_OPERATION_SPANS), reverse=True)[:limit]
+    out = []
+    for rank, (p95, n, (svc, op)) in enumerate(ranked, 1):
+        values[f"operation{rank}"] = f"{svc} {op} p95 {p95:.0f} ms over {n} spans"
+        out.append(Finding("trace_operation", svc,
+                           f"slow operation: {op} on {svc}, p95 {p95:.0f} ms over "
+                           f"{n} spans", 0.4 - 0.01 * rank, evidence=[ev_id]))
+    return out
 
 
 class SearchTracesParams(Window):
@@ -95,6 +116,7 @@ class SearchTraces:
                 f"{n} failing spans come from {err_svc}; {values['error_traces']} of "
                 f"{len(traces)} traces have an error", min(1.0, n / len(traces)),
                 evidence=[ev.id]))
+        findings += _slowest_operations(traces, values, ev.id)
         return ToolResult(self.name, ToolStatus.OK,
                           f"{len(traces)} traces through {service or 'any service'} in {window}",
                           findings, [ev], data={"traces": len(traces)})
