@@ -157,11 +157,15 @@ def templates(
         if not assigned:
             raise UsageError(f"{input_log} is empty: nothing to mine")
 
+        # Each template's final form (one merged into another is that one), built once per
+        # template rather than once per line.
+        final = {id(tpl): tpl.resolved() for tpl in assigned}
+        cells = {key: (f"T{tpl.id}", tpl.text) for key, tpl in final.items()}
+
         def write(handle: TextIO) -> None:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(["line_id", "template_id", "template"])
-            for i, tpl in enumerate(assigned, start=1):
-                writer.writerow([i, f"T{tpl.id}", tpl.text])
+            writer.writerows((i, *cells[id(tpl)]) for i, tpl in enumerate(assigned, start=1))
 
         _write_atomic(output, write)
         err.print(f"{len(assigned):,} lines, {len(miner.templates):,} templates")
