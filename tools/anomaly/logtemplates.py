@@ -46,14 +46,16 @@ _DOTTED = re.compile(r"[a-z][a-z\-]*(?:\.[a-z\-]+){2,}").fullmatch
 _METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
 _CACHE_LIMIT = 100_000
 # A line's shape (the `_shapes` key): each run of 6+ digits is `\x01`, every shorter run `0`,
-# except one or two digits right after a letter, kept as they are (`ssh2` and `en0` are words,
-# not numbers). Two substitutions with constant replacements: a Python callback per digit run
-# was the miner's most expensive step. The second pattern starts with a digit (fast to reject)
-# and looks back from it: a run's first digit after neither a letter nor a digit, or after a
-# letter when the run is 3+ digits long (`[^\W\d_]` is a letter; runs are whole, so the
-# first pass leaves only runs of up to 5 digits).
-_LONG_RUNS = re.compile(r"\d{6,}").sub
-_SHORT_RUNS = re.compile(r"\d(?:(?<![^\W_]\d)\d*|(?<=[^\W\d_]\d)\d{2,})").sub
+# except one or two digits right after an ASCII letter, kept as they are (`ssh2` and `en0` are
+# words, not numbers; `_WORD_NUMBER` is ASCII too). Two substitutions with constant
+# replacements: a Python callback per digit run was the miner's most expensive step. The second
+# pattern starts with a digit (fast to reject) and looks back from it: a run's first digit after
+# neither a letter nor a digit, or after a letter when the run is 3+ digits long (runs are
+# whole, so the first pass leaves only runs of up to 5 digits). ASCII classes are faster: a
+# digit outside ASCII stays as it is (a finer key), and digits after a non-ASCII letter are a
+# number, as the masks see them too.
+_LONG_RUNS = re.compile(r"(?a)\d{6,}").sub
+_SHORT_RUNS = re.compile(r"(?a)\d(?:(?<![A-Za-z0-9]\d)\d*|(?<=[A-Za-z]\d)\d{2,})").sub
 _NAMED = re.compile(r"([A-Za-z][A-Za-z_\-]*(?:\.{2,}|\((?!\w+=)|\.(?=\d+$)))").match
 _CONTEXT = "\x00context"  # never a token: lines are split on whitespace
 _MEMO: dict[str, str] = {}  # token -> its mask on its own (bounded like the line cache)
