@@ -9,6 +9,7 @@ into place.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
@@ -157,15 +158,23 @@ def templates(
         if not assigned:
             raise UsageError(f"{input_log} is empty: nothing to mine")
 
-        # Each template's final form (one merged into another is that one), built once per
-        # template rather than once per line.
-        final = {id(tpl): tpl.resolved() for tpl in assigned}
-        cells = {key: (f"T{tpl.id}", tpl.text) for key, tpl in final.items()}
+        # Each template's final form (one merged into another is that one) as CSV cells,
+        # quoted once per template rather than once per line: a line's row is its number
+        # (never quoted) before them.
+        cells: dict[int, str] = {}
+        rendered = io.StringIO()
+        row_writer = csv.writer(rendered, lineterminator="\n")
+        for tpl in assigned:
+            if id(tpl) not in cells:
+                final = tpl.resolved()
+                row_writer.writerow([f"T{final.id}", final.text])
+                cells[id(tpl)] = rendered.getvalue()
+                rendered.seek(0)
+                rendered.truncate()
 
         def write(handle: TextIO) -> None:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(["line_id", "template_id", "template"])
-            writer.writerows((i, *cells[id(tpl)]) for i, tpl in enumerate(assigned, start=1))
+            handle.write("line_id,template_id,template\n")
+            handle.writelines(f"{i},{cells[id(tpl)]}" for i, tpl in enumerate(assigned, start=1))
 
         _write_atomic(output, write)
         err.print(f"{len(assigned):,} lines, {len(miner.templates):,} templates")
