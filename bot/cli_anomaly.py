@@ -158,6 +158,8 @@ def templates(
         if state is not None:
             if state.exists() and not state.is_file():
                 raise UsageError(f"--state {state} is not a file")
+            if not state.parent.is_dir():  # found now, not after the CSV is written
+                raise UsageError(f"--state {state}: {state.parent} does not exist")
             if state.is_file():
                 try:
                     saved = logstate.loads(state.read_bytes().decode("utf-8"))

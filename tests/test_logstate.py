@@ -118,3 +118,7 @@ def test_cli_refuses_a_corrupt_state_and_writes_nothing(tmp_path):
         assert "--state" in result.output and result.output.strip().count("\n") == 0
         assert state.read_bytes() == corrupt and not out.exists()
         assert not list(tmp_path.glob(".*.tmp"))
+    missing = tmp_path / "no" / "miner.json"
+    result = runner.invoke(app, ["logs", "templates", str(log), "-o", str(out),
+                                 "--state", str(missing)])
+    assert result.exit_code == 2 and "does not exist" in result.output and not out.exists()
