@@ -9,6 +9,7 @@ into place.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
@@ -139,31 +140,66 @@ def templates(
     similarity: Annotated[float, typer.Option(
         help="share of a message's tokens equal to a template's for it to join (0.3 to 0.9)")
     ] = 0.5,
+    state: Annotated[Path | None, typer.Option(
+        help="miner state (JSON): loaded if it exists, so templates keep their ids and its "
+             "header shape and --similarity hold; saved updated after the run")] = None,
 ) -> None:
     """Write line_id,template_id,template for every line (variable parts as <*>)."""
     with user_errors():
         from itertools import chain, islice
 
+        from tools.anomaly import logstate
         from tools.anomaly.logheader import SAMPLE_LINES
-        from tools.anomaly.logtemplates import miner_for
+        from tools.anomaly.logtemplates import TemplateMiner, miner_for
 
         if not 0.3 <= similarity <= 0.9:
             raise UsageError(f"--similarity {similarity}: choose a value from 0.3 to 0.9")
+        saved: TemplateMiner | None = None
+        if state is not None:
+            if state.exists() and not state.is_file():
+                raise UsageError(f"--state {state} is not a file")
+            if not state.parent.is_dir():  # found now, not after the CSV is written
+                raise UsageError(f"--state {state}: {state.parent} does not exist")
+            if state.is_file():
+                try:
+                    saved = logstate.loads(state.read_bytes().decode("utf-8"))
+                except (UnicodeDecodeError, logstate.StateError) as exc:
+                    reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc
+                    raise UsageError(f"--state {state}: {reason}; left as it is") from None
         with input_log.open("rb") as fh:
             lines = _log_lines(fh, str(input_log))
             sample = list(islice(lines, SAMPLE_LINES))  # the header shape is decided once
-            miner = miner_for(sample, similarity)
+            miner = saved if saved is not None else miner_for(sample, similarity)
             assigned = [miner.add(line) for line in chain(sample, lines)]
         if not assigned:
             raise UsageError(f"{input_log} is empty: nothing to mine")
 
+        # Each template's final form (one merged into another is that one) as CSV cells,
+        # quoted once per template rather than once per line: a line's row is its number
+        # (never quoted) before them.
+        cells: dict[int, str] = {}
+        rendered = io.StringIO()
+        row_writer = csv.writer(rendered, lineterminator="\n")
+        for tpl in assigned:
+            if id(tpl) not in cells:
+                final = tpl.resolved()
+                row_writer.writerow([f"T{final.id}", final.text])
+                cells[id(tpl)] = rendered.getvalue()
+                rendered.seek(0)
+                rendered.truncate()
+
         def write(handle: TextIO) -> None:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(["line_id", "template_id", "template"])
-            for i, tpl in enumerate(assigned, start=1):
-                writer.writerow([i, f"T{tpl.id}", tpl.text])
+            handle.write("line_id,template_id,template\n")
+            handle.writelines(f"{i},{cells[id(tpl)]}" for i, tpl in enumerate(assigned, start=1))
 
         _write_atomic(output, write)
+        if state is not None:
+            text = logstate.dumps(miner)
+
+            def save(handle: TextIO) -> None:
+                handle.write(text)
+
+            _write_atomic(state, save)
         err.print(f"{len(assigned):,} lines, {len(miner.templates):,} templates")
 
 

@@ -115,6 +115,18 @@ def test_logs_templates_format_and_bad_lines(tmp_path):
     assert bad.exit_code == 2 and "empty" in bad.output
 
 
+def test_logs_templates_rows_name_the_final_template_and_quote_it(tmp_path):
+    # Three user names at one position stay apart (they could be different events); the
+    # fourth shows the position is a variable, and the earlier lines' rows name the merged one.
+    src, dst = tmp_path / "app.log", tmp_path / "t.csv"
+    src.write_text("".join(f'login {name} ok, said "hi"\n'
+                           for name in ("alice", "bob", "carol", "dave")))
+    result = _run("logs", "templates", str(src), "-o", str(dst))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(dst.open()))
+    assert [r[1:] for r in rows[1:]] == [["T1", 'login <*> ok, said "hi"']] * 4
+
+
 def test_real_process_error_is_one_line(tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("timestamp,value\n1,x\n")

@@ -161,7 +161,9 @@ def header_length(tokens: list[str]) -> int:
 
 
 SAMPLE_LINES = 200
-_GAP = re.compile(r"\S+(?=\s{2,}\S)")
+# A whole token (from its start, no backtracking inside it: the naive `\S+` retried from every
+# character of every token, the most expensive step of a short file) before a run of spaces.
+_GAP = re.compile(r"(?<!\S)\S++(?=\s{2,}\S)")
 _DASHES = frozenset(("-", "--"))
 
 

@@ -45,7 +45,17 @@ _UNIT = re.compile(r"\(?(?:[KMGTP]i?B|B|ms|us|ns|s|sec|secs|min|mins)\)?[,.;:)]?
 _DOTTED = re.compile(r"[a-z][a-z\-]*(?:\.[a-z\-]+){2,}").fullmatch
 _METHODS = frozenset(("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"))
 _CACHE_LIMIT = 100_000
-_RUNS = re.compile(r"\d+").sub
+# A line's shape (the `_shapes` key): each run of 6+ digits is `\x01`, every shorter run `0`,
+# except one or two digits right after an ASCII letter, kept as they are (`ssh2` and `en0` are
+# words, not numbers; `_WORD_NUMBER` is ASCII too). Two substitutions with constant
+# replacements: a Python callback per digit run was the miner's most expensive step. The second
+# pattern starts with a digit (fast to reject) and looks back from it: a run's first digit after
+# neither a letter nor a digit, or after a letter when the run is 3+ digits long (runs are
+# whole, so the first pass leaves only runs of up to 5 digits). ASCII classes are faster: a
+# digit outside ASCII stays as it is (a finer key), and digits after a non-ASCII letter are a
+# number, as the masks see them too.
+_LONG_RUNS = re.compile(r"(?a)\d{6,}").sub
+_SHORT_RUNS = re.compile(r"(?a)\d(?:(?<![A-Za-z0-9]\d)\d*|(?<=[A-Za-z]\d)\d{2,})").sub
 _NAMED = re.compile(r"([A-Za-z][A-Za-z_\-]*(?:\.{2,}|\((?!\w+=)|\.(?=\d+$)))").match
 _CONTEXT = "\x00context"  # never a token: lines are split on whitespace
 _MEMO: dict[str, str] = {}  # token -> its mask on its own (bounded like the line cache)
@@ -54,18 +64,6 @@ _MEMO: dict[str, str] = {}  # token -> its mask on its own (bounded like the lin
 _OPENERS = "([{\"'"
 _CLOSERS = ")]}\"',;:."
 _EMPTY = frozenset(("()", "[]", "{}", '""', "''"))
-
-
-def _run_shape(run: re.Match[str]) -> str:
-    """A digit run in a line's shape: long (6+) or short, kept as is after a letter when it
-    is one or two digits long (`ssh2` and `en0` are words, not numbers)."""
-    digits = run.group()
-    if len(digits) > 5:
-        return "\x01"
-    start = run.start()
-    if len(digits) < 3 and start and run.string[start - 1].isalpha():
-        return digits
-    return "0"
 
 
 def _mask_one(tok: str) -> str:
@@ -216,7 +214,7 @@ class TemplateMiner:
             line = line[:MAX_LINE_CHARS]
         # The header split and the masks see digits only as runs shorter than 6 or not: lines
         # of one shape share them, so most lines skip both (numbers vary, shapes repeat).
-        shape = _RUNS(_run_shape, line)
+        shape = _SHORT_RUNS("0", _LONG_RUNS("\x01", line))
         hit = self._shapes.get(shape)
         if hit is not None:
             tpl, head = hit
