@@ -52,7 +52,11 @@ def season_rows(timestamps: np.ndarray, clock: bool) -> int:
     """A day in rows, from the median step (0 without a clock or with a step of a day+)."""
     if not clock or len(timestamps) < 2:
         return 0
-    step = float(np.median(np.diff(timestamps)))
+    return season_for_step(float(np.median(np.diff(timestamps))))
+
+
+def season_for_step(step: float) -> int:
+    """A day in rows for a sampling step in seconds (0 for a step of half a day or more)."""
     return int(round(DAY_S / step)) if 0 < step < DAY_S / 2 else 0
 
 
