@@ -14,9 +14,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import accumulate, islice
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import numpy as np
@@ -131,19 +133,17 @@ class SeriesReader:
             yield self._parse(rows, lines)
 
     def _fill(self) -> tuple[list[list[str]], list[int]]:
-        reader = self.reader
-        rows: list[list[str]] = []
-        lines: list[int] = []
-        for row in reader:
-            rows.append(row)
-            lines.append(reader.line_num)
-            if len(rows) >= self.chunk_rows:
-                break
-        return rows, lines
+        """The next rows and the line each ends on (a quoted field may hold line breaks)."""
+        start = self.reader.line_num
+        rows = list(islice(self.reader, self.chunk_rows))
+        if self.reader.line_num - start == len(rows):
+            return rows, list(range(start + 1, start + len(rows) + 1))
+        spans = [1 + sum(c.count("\n") for c in row) for row in rows]
+        return rows, list(accumulate(spans, initial=start))[1:]
 
     def _parse(self, rows: list[list[str]], lines: list[int]) -> Chunk:
         width, ti, vi = len(self.header), self.ti, self.vi
-        if all(len(r) == width for r in rows):
+        if set(map(len, rows)) == {width}:
             try:
                 ts = np.array(list(map(float, [r[ti] for r in rows])))
                 vs = np.array(list(map(float, [r[vi] for r in rows])))
@@ -383,10 +383,12 @@ class ScoreStream:
         return check_scores(scores)
 
 
-def write_rows(writer: Any, rows: Iterable[list[str]], scores: np.ndarray) -> None:
-    """Rows as read with their score (4 decimals) added; `writer` is a csv writer."""
-    writer.writerows([*row, f"{score:.4f}"] for row, score in zip(rows, scores.tolist(),
-                                                                     strict=True))
+def write_rows(writer: Any, rows: list[list[str]], scores: np.ndarray) -> None:
+    """Rows as read with their score (4 decimals) appended to them; `writer` is a csv writer."""
+    if len(rows) != len(scores):
+        raise AssertionError("a score for every row")
+    deque(map(list.append, rows, [f"{score:.4f}" for score in scores.tolist()]), maxlen=0)
+    writer.writerows(rows)
 
 
 def write_scores(handle: TextIO, table: SeriesTable, scores: Iterable[float]) -> None:
