@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -111,6 +112,20 @@ def _csv_text(path: Path) -> Iterator[tuple[TextIO, Callable[[], int]]]:
         yield fh, raw.tell
 
 
+@contextmanager
+def _regular_file(path: Path) -> Iterator[Path]:
+    """`path`, or for a pipe or device (read once only) a temporary copy of it: `anomaly score`
+    reads its input twice."""
+    if path.is_file() or not path.exists():
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="opscopilot-score.") as tmp:
+        copy = Path(tmp) / "input.csv"
+        with path.open("rb") as src, copy.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        yield copy
+
+
 @anomaly_app.command("score")
 def score(
     input_csv: Annotated[Path, typer.Argument(help="CSV with columns timestamp,value")],
@@ -130,49 +145,56 @@ def score(
     The file is read twice in chunks (a check, then scoring), never held whole: the scores are
     those of scoring it whole."""
     with user_errors(), _model_errors():
-        from tools.anomaly.series_io import (
-            ScoreStream,
-            SeriesError,
-            SeriesReader,
-            SeriesScan,
-            write_rows,
-        )
-
         if min_change < 0 or not 0 <= min_rel_change < 10:
             raise UsageError("--min-change must be >= 0 and --min-rel-change in [0, 10)")
         name = str(input_csv)
+        with _regular_file(input_csv) as path:
+            _score_file(path, name, output, strict, progress, min_change, min_rel_change)
+
+
+def _score_file(input_csv: Path, name: str, output: Path | None, strict: bool,
+                progress: bool | None, min_change: float, min_rel_change: float) -> None:
+    """Check `input_csv` in one pass, then score and write it chunk by chunk in a second."""
+    from tools.anomaly.series_io import (
+        ScoreStream,
+        SeriesError,
+        SeriesReader,
+        SeriesScan,
+        write_rows,
+    )
+
+    with _csv_text(input_csv) as (fh, tell):
+        bar = _Progress(input_csv.stat().st_size,
+                        sys.stderr.isatty() if progress is None else progress)
+        reader = SeriesReader(fh, name)
+        scan = SeriesScan(name, strict, reader.ti)
+        for chunk in reader:
+            scan.add(chunk)
+            bar.update("checking", tell())
+        bar.finish()
+    if not scan.rows:
+        raise SeriesError(f"{name} has a header but no rows")
+    if scan.disorder:
+        err.print(f"[yellow]note:[/yellow] {escape(scan.disorder)}")
+    stream = ScoreStream(scan, min_change, min_rel_change)
+    flagged = 0
+
+    def write(handle: TextIO) -> None:
+        nonlocal flagged
+        writer = csv.writer(handle, lineterminator="\n")
         with _csv_text(input_csv) as (fh, tell):
-            bar = _Progress(input_csv.stat().st_size,
-                            sys.stderr.isatty() if progress is None else progress)
             reader = SeriesReader(fh, name)
-            scan = SeriesScan(name, strict, reader.ti)
+            writer.writerow([*reader.header, "anomaly_score"])
             for chunk in reader:
-                scan.add(chunk)
-                bar.update("checking", tell())
-            bar.finish()
-        if not scan.rows:
-            raise SeriesError(f"{name} has a header but no rows")
-        if scan.disorder:
-            err.print(f"[yellow]note:[/yellow] {escape(scan.disorder)}")
-        stream = ScoreStream(scan, min_change, min_rel_change)
-        flagged = 0
+                scores = stream.update(chunk.values)
+                flagged += int((scores >= 0.5).sum())
+                write_rows(writer, chunk.rows, scores)
+                bar.update("scoring", tell())
+        bar.finish()
 
-        def write(handle: TextIO) -> None:
-            nonlocal flagged
-            writer = csv.writer(handle, lineterminator="\n")
-            with _csv_text(input_csv) as (fh, tell):
-                reader = SeriesReader(fh, name)
-                writer.writerow([*reader.header, "anomaly_score"])
-                for chunk in reader:
-                    scores = stream.update(chunk.values)
-                    flagged += int((scores >= 0.5).sum())
-                    write_rows(writer, chunk.rows, scores)
-                    bar.update("scoring", tell())
-            bar.finish()
-
-        _write_atomic(output, write)
-        note = f", {scan.missing} missing values scored 0" if scan.missing else ""
-        err.print(f"scored {scan.rows:,} points: {flagged:,} at or above 0.5{note}")
+    _write_atomic(output, write)
+    note = f", {scan.missing} missing values scored 0" if scan.missing else ""
+    err.print(f"scored {scan.rows:,} points: {flagged:,} at or above 0.5{note}")
 
 
 _PLAIN_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n\f\x1b"

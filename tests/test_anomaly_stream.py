@@ -137,3 +137,14 @@ def test_large_file_benchmark_measures_a_small_run(tmp_path: Path):
     res = run(2000)
     assert res["rows"] == 2000 and res["wall_s"] > 0 and res["peak_rss_mb"] > 10
     assert res["stdout_bytes"] == 0
+
+
+def test_a_pipe_is_read_once_and_scored_like_the_file(tmp_path: Path):
+    src = tmp_path / "in.csv"
+    src.write_text(_csv(2000))
+    from_file = subprocess.run([sys.executable, "-m", "bot.cli", "anomaly", "score", str(src)],
+                               capture_output=True, text=True, check=True)
+    from_pipe = subprocess.run([sys.executable, "-m", "bot.cli", "anomaly", "score",
+                                "/dev/stdin"], input=src.read_text(), capture_output=True,
+                               text=True, check=True)
+    assert from_pipe.stdout == from_file.stdout and from_pipe.stdout.count("\n") == 2001
