@@ -137,7 +137,8 @@ def score(
     strict: Annotated[bool, typer.Option(
         help="refuse repeated timestamps and steps back instead of keeping them")] = False,
     progress: Annotated[bool | None, typer.Option(
-        help="show bytes read on stderr (default: when stderr is a terminal)",
+        help="show bytes read on stderr (default: when stderr is a terminal and the "
+             "rows do not go to it)",
         show_default=False)] = None,
 ) -> None:
     """Add anomaly_score in [0, 1] (0.5 = the calibrated threshold) to each row, causally.
@@ -164,8 +165,9 @@ def _score_file(input_csv: Path, name: str, output: Path | None, strict: bool,
     )
 
     with _csv_text(input_csv) as (fh, tell):
-        bar = _Progress(input_csv.stat().st_size,
-                        sys.stderr.isatty() if progress is None else progress)
+        # By default on a terminal, unless the scored rows are printed on that terminal too.
+        auto = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
+        bar = _Progress(input_csv.stat().st_size, auto if progress is None else progress)
         reader = SeriesReader(fh, name)
         scan = SeriesScan(name, strict, reader.ti)
         for chunk in reader:
