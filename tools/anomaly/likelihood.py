@@ -18,8 +18,10 @@ the seasonal one win; a spiky counter, the level). The score is `L / (L + L_HALF
 After a score reaches 0.5 the next `refractory` rows are halved: one incident, one alarm.
 
 Everything is vectorised over rows (`cumsum` windows, block medians every `hop` rows), about a
-million rows a second on one core. Constants were chosen on NAB's development split and are
-reported leave-one-category-out by `evals.bench_nab`.
+million rows a second on one core. `LikelihoodStream` takes the rows in chunks of any size and
+carries the state over (running totals, the last rows, the refractory period): its scores equal
+a whole-series run's, which is one chunk of it (`score_likelihood`). Constants were chosen on
+NAB's development split and are reported leave-one-category-out by `evals.bench_nab`.
 """
 
 from __future__ import annotations

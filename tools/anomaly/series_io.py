@@ -7,6 +7,10 @@ back once: such rows are kept in file order and counted in `SeriesTable.disorder
 reports it once); `strict=True` refuses them instead. A value may be empty or `nan` (a gap:
 scored 0 and left out of the baseline); any other text, or an infinite value, is an error naming
 the line.
+
+Large files: `SeriesReader` yields chunks of rows, `SeriesScan` is the first pass over them (order,
+gaps, the median step) and `ScoreStream` scores the chunks of a second pass as `score_table`
+scores the whole file.
 """
 
 from __future__ import annotations
