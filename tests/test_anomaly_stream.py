@@ -148,3 +148,20 @@ def test_a_pipe_is_read_once_and_scored_like_the_file(tmp_path: Path):
                                 "/dev/stdin"], input=src.read_text(), capture_output=True,
                                text=True, check=True)
     assert from_pipe.stdout == from_file.stdout and from_pipe.stdout.count("\n") == 2001
+
+
+@pytest.mark.parametrize("distinct", [4, 10])
+def test_median_step_is_numpys_whether_steps_are_counted_or_kept(monkeypatch, distinct):
+    import tools.anomaly.series_io as series_io
+
+    monkeypatch.setattr(series_io, "DISTINCT_STEPS", distinct)  # 10: counted, 4: kept
+    rng = np.random.default_rng(distinct)
+    ts = 1e9 + np.cumsum(rng.choice([9.0, 10.0, 10.5, 11.0, 30.0, 0.0], 5001))
+    ts[100] = ts[99] - 5  # a step back counts as no time passing
+    scan = SeriesScan()
+    for a in range(0, len(ts), 50):
+        scan.add(series_io.Chunk([["", ""]] * len(ts[a:a + 50]), ts[a:a + 50],
+                                 np.ones(len(ts[a:a + 50])), list(range(len(ts[a:a + 50])))))
+    assert (scan.raw is not None) == (distinct == 4)
+    assert scan.median_step() == np.median(np.diff(np.maximum.accumulate(ts)))
+    assert scan.rows == 5001 and scan.backs == 1

@@ -75,6 +75,7 @@ def _parse_time(text: str, line: int) -> float:
 
 
 CHUNK_ROWS = 1 << 16  # rows parsed, checked and scored at a time
+DISTINCT_STEPS = 1 << 18  # more distinct timestamp steps than this: keep the steps themselves
 
 
 @dataclass
@@ -176,7 +177,8 @@ class SeriesReader:
 @dataclass
 class SeriesScan:
     """What a first pass over the rows learns: their number, gaps, order, the first value and the
-    median step (kept as distinct steps with counts, not one float per row)."""
+    median step (kept as distinct steps with counts while there are few of them, as the steps
+    themselves once there are more than DISTINCT_STEPS: irregular timestamps)."""
 
     name: str = "input"
     strict: bool = False
@@ -191,6 +193,8 @@ class SeriesScan:
     top: float = -math.inf  # the largest timestamp so far
     steps: list[np.ndarray] = dataclasses.field(default_factory=list)
     counts: list[np.ndarray] = dataclasses.field(default_factory=list)
+    raw: list[np.ndarray] | None = None  # every step, once they are too varied to count
+    median: float | None = None
 
     def add(self, chunk: Chunk) -> None:
         ts, vs = chunk.timestamps, chunk.values
@@ -216,12 +220,16 @@ class SeriesScan:
         self.missing += int((~ok).sum())
         # Steps of the running maximum: a step back is scored as if no time had passed.
         mono = np.maximum.accumulate(np.concatenate(([self.top], ts)))
-        step, count = np.unique(np.diff(mono[1:] if self.rows == 0 else mono),
-                                return_counts=True)
-        self.steps.append(step)
-        self.counts.append(count)
-        if len(self.steps) > 64:
-            self._merge()
+        steps = np.diff(mono[1:] if self.rows == 0 else mono)
+        self.median = None
+        if self.raw is not None:
+            self.raw.append(steps)
+        else:
+            step, count = np.unique(steps, return_counts=True)
+            self.steps.append(step)
+            self.counts.append(count)
+            if len(self.steps) > 64:
+                self._merge()
         self.rows += len(ts)
         self.last, self.top = float(ts[-1]), float(mono[-1])
 
@@ -230,6 +238,8 @@ class SeriesScan:
         count = np.zeros(len(step), dtype=np.int64)
         np.add.at(count, inverse, np.concatenate(self.counts))
         self.steps, self.counts = [step], [count]
+        if len(step) > DISTINCT_STEPS:
+            self.raw, self.steps, self.counts = [np.repeat(step, count)], [], []
 
     @property
     def disorder(self) -> str:
@@ -242,7 +252,17 @@ class SeriesScan:
         """np.median of the running maximum's steps (NaN for fewer than two rows)."""
         if self.rows < 2:
             return math.nan
-        self._merge()
+        if self.median is None:
+            self.median = self._median()
+        return self.median
+
+    def _median(self) -> float:
+        if self.raw is None:
+            self._merge()
+        if self.raw is not None:
+            every = np.concatenate(self.raw)
+            self.raw = [every]
+            return float(np.median(every, overwrite_input=True))  # reorders, keeps the values
         step, count = self.steps[0], np.cumsum(self.counts[0])
         m = int(count[-1])
         lo = float(step[np.searchsorted(count, (m - 1) // 2, side="right")])
