@@ -12,8 +12,10 @@ import csv
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +68,64 @@ def _write_atomic(path: Path | None, write: Callable[[TextIO], None]) -> None:
         raise
 
 
+class _Progress:
+    """Bytes read of the input on stderr: a bar redrawn in place on a terminal, a line every
+    tenth otherwise (only with --progress); nothing when off. Standard output stays clean."""
+
+    def __init__(self, total: int, show: bool) -> None:
+        self.total = max(total, 1)
+        self.show = show
+        self.tty = sys.stderr.isatty()
+        self.drawn = -1.0
+        self.tenth = -1
+
+    def update(self, label: str, done: int) -> None:
+        if not self.show:
+            return
+        share = min(done / self.total, 1.0)
+        now = time.monotonic()
+        if self.tty:
+            if now - self.drawn < 0.2 and share < 1.0:
+                return
+            self.drawn = now
+            bar = "#" * int(share * 30)
+            sys.stderr.write(f"\r{label:<8} [{bar:<30}] {share:4.0%} "
+                             f"{done / 1e6:,.1f}/{self.total / 1e6:,.1f} MB")
+        elif int(share * 10) > self.tenth:
+            self.tenth = int(share * 10)
+            sys.stderr.write(f"{label} {share:.0%} ({done / 1e6:,.1f}/{self.total / 1e6:,.1f} "
+                             "MB)\n")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        """Clear the bar (a terminal) or restart the tenths (for the next pass)."""
+        if self.show and self.tty:
+            sys.stderr.write("\r" + " " * 70 + "\r")
+            sys.stderr.flush()
+        self.tenth, self.drawn = -1, -1.0
+
+
+@contextmanager
+def _csv_text(path: Path) -> Iterator[tuple[TextIO, Callable[[], int]]]:
+    """The CSV as text and a function telling how many bytes of it were read."""
+    with path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
+        yield fh, raw.tell
+
+
+@contextmanager
+def _regular_file(path: Path) -> Iterator[Path]:
+    """`path`, or for a pipe or device (read once only) a temporary copy of it: `anomaly score`
+    reads its input twice."""
+    if path.is_file() or not path.exists():
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="opscopilot-score.") as tmp:
+        copy = Path(tmp) / "input.csv"
+        with path.open("rb") as src, copy.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        yield copy
+
+
 @anomaly_app.command("score")
 def score(
     input_csv: Annotated[Path, typer.Argument(help="CSV with columns timestamp,value")],
@@ -76,22 +136,67 @@ def score(
         help="smallest change as a share of the baseline, e.g. 0.2")] = 0.0,
     strict: Annotated[bool, typer.Option(
         help="refuse repeated timestamps and steps back instead of keeping them")] = False,
+    progress: Annotated[bool | None, typer.Option(
+        help="show bytes read on stderr (default: when stderr is a terminal and the "
+             "rows do not go to it)",
+        show_default=False)] = None,
 ) -> None:
-    """Add anomaly_score in [0, 1] (0.5 = the calibrated threshold) to each row, causally."""
-    with user_errors(), _model_errors():
-        from tools.anomaly.series_io import read_series, score_table, write_scores
+    """Add anomaly_score in [0, 1] (0.5 = the calibrated threshold) to each row, causally.
 
+    The file is read twice in chunks (a check, then scoring), never held whole: the scores are
+    those of scoring it whole."""
+    with user_errors(), _model_errors():
         if min_change < 0 or not 0 <= min_rel_change < 10:
             raise UsageError("--min-change must be >= 0 and --min-rel-change in [0, 10)")
-        with input_csv.open(encoding="utf-8", newline="") as fh:
-            table = read_series(fh, str(input_csv), strict=strict)
-        if table.disorder:
-            err.print(f"[yellow]note:[/yellow] {escape(table.disorder)}")
-        scores = score_table(table, min_change, min_rel_change)
-        _write_atomic(output, lambda fh: write_scores(fh, table, scores.tolist()))
-        flagged = int((scores >= 0.5).sum())
-        note = f", {table.missing} missing values scored 0" if table.missing else ""
-        err.print(f"scored {len(scores):,} points: {flagged:,} at or above 0.5{note}")
+        name = str(input_csv)
+        with _regular_file(input_csv) as path:
+            _score_file(path, name, output, strict, progress, min_change, min_rel_change)
+
+
+def _score_file(input_csv: Path, name: str, output: Path | None, strict: bool,
+                progress: bool | None, min_change: float, min_rel_change: float) -> None:
+    """Check `input_csv` in one pass, then score and write it chunk by chunk in a second."""
+    from tools.anomaly.series_io import (
+        ScoreStream,
+        SeriesError,
+        SeriesReader,
+        SeriesScan,
+        write_rows,
+    )
+
+    with _csv_text(input_csv) as (fh, tell):
+        # By default on a terminal, unless the scored rows are printed on that terminal too.
+        auto = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
+        bar = _Progress(input_csv.stat().st_size, auto if progress is None else progress)
+        reader = SeriesReader(fh, name)
+        scan = SeriesScan(name, strict, reader.ti)
+        for chunk in reader:
+            scan.add(chunk)
+            bar.update("checking", tell())
+        bar.finish()
+    if not scan.rows:
+        raise SeriesError(f"{name} has a header but no rows")
+    if scan.disorder:
+        err.print(f"[yellow]note:[/yellow] {escape(scan.disorder)}")
+    stream = ScoreStream(scan, min_change, min_rel_change)
+    flagged = 0
+
+    def write(handle: TextIO) -> None:
+        nonlocal flagged
+        writer = csv.writer(handle, lineterminator="\n")
+        with _csv_text(input_csv) as (fh, tell):
+            reader = SeriesReader(fh, name)
+            writer.writerow([*reader.header, "anomaly_score"])
+            for chunk in reader:
+                scores = stream.update(chunk.values)
+                flagged += int((scores >= 0.5).sum())
+                write_rows(writer, chunk.rows, scores)
+                bar.update("scoring", tell())
+        bar.finish()
+
+    _write_atomic(output, write)
+    note = f", {scan.missing} missing values scored 0" if scan.missing else ""
+    err.print(f"scored {scan.rows:,} points: {flagged:,} at or above 0.5{note}")
 
 
 _PLAIN_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n\f\x1b"

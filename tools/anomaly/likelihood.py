@@ -18,8 +18,10 @@ the seasonal one win; a spiky counter, the level). The score is `L / (L + L_HALF
 After a score reaches 0.5 the next `refractory` rows are halved: one incident, one alarm.
 
 Everything is vectorised over rows (`cumsum` windows, block medians every `hop` rows), about a
-million rows a second on one core. Constants were chosen on NAB's development split and are
-reported leave-one-category-out by `evals.bench_nab`.
+million rows a second on one core. `LikelihoodStream` takes the rows in chunks of any size and
+carries the state over (running totals, the last rows, the refractory period): its scores equal
+a whole-series run's, which is one chunk of it (`score_likelihood`). Constants were chosen on
+NAB's development split and are reported leave-one-category-out by `evals.bench_nab`.
 """
 
 from __future__ import annotations
@@ -52,98 +54,184 @@ def season_rows(timestamps: np.ndarray, clock: bool) -> int:
     """A day in rows, from the median step (0 without a clock or with a step of a day+)."""
     if not clock or len(timestamps) < 2:
         return 0
-    step = float(np.median(np.diff(timestamps)))
+    return season_for_step(float(np.median(np.diff(timestamps))))
+
+
+def season_for_step(step: float) -> int:
+    """A day in rows for a sampling step in seconds (0 for a step of half a day or more)."""
     return int(round(DAY_S / step)) if 0 < step < DAY_S / 2 else 0
 
 
-def _trailing_sum(a: np.ndarray, width: int) -> np.ndarray:
-    """Sum of a[t - width + 1 .. t] (fewer at the start)."""
-    c = np.concatenate(([0.0], np.cumsum(a)))
-    idx = np.arange(1, len(a) + 1)
-    return c[idx] - c[np.maximum(idx - width, 0)]
+class _Trailing:
+    """Trailing sums of a[t - width + 1 .. t] over a stream fed in chunks, equal to a whole-array
+    cumsum's: the running total is carried (numpy's cumsum adds in order), as are the last
+    `width` cumulative sums."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.done = 0  # rows seen
+        self.cum = np.zeros(1)  # cumulative sums C[max(0, done - width) .. done]
+
+    def sums(self, a: np.ndarray) -> np.ndarray:
+        m = len(a)
+        c = np.concatenate((self.cum, np.cumsum(np.concatenate((self.cum[-1:], a)))[1:]))
+        base = self.done - (len(self.cum) - 1)  # global index of c[0]
+        t1 = np.arange(self.done + 1, self.done + m + 1)
+        out = c[t1 - base] - c[np.maximum(t1 - self.width, 0) - base]
+        self.done += m
+        self.cum = c[-min(self.width + 1, len(c)):]
+        return out
+
+    def means(self, a: np.ndarray) -> np.ndarray:
+        start = self.done
+        return self.sums(a) / np.minimum(np.arange(start + 1, start + len(a) + 1), self.width)
 
 
-def _trailing_mean(a: np.ndarray, width: int) -> np.ndarray:
-    return _trailing_sum(a, width) / np.minimum(np.arange(1, len(a) + 1), width)
-
-
-def _block_median(x: np.ndarray, window: int, hop: int) -> np.ndarray:
-    """For row t: the median of the `window` rows before t's block of `hop` rows (NaN in the
-    first block). Causal: a block's median uses only earlier blocks' rows."""
-    out = np.full(len(x), np.nan)
-    for s in range(hop, len(x), hop):
-        out[s:s + hop] = np.median(x[max(0, s - window):s])
+def _block_medians(x: np.ndarray, starts: np.ndarray, base: int, window: int) -> np.ndarray:
+    """np.median(x[max(0, s - window) - base : s - base]) for each global block start s."""
+    out = np.empty(len(starts))
+    full = starts >= window
+    for j in np.flatnonzero(~full):  # the first blocks, before a whole window is there
+        out[j] = np.median(x[:starts[j] - base])
+    if full.any():
+        view = np.lib.stride_tricks.sliding_window_view(x, window)
+        out[full] = np.median(view[starts[full] - window - base], axis=1)
     return out
 
 
-def _seasonal(x: np.ndarray, period: int, cycles: int) -> np.ndarray:
-    """For row t: the median of x[t - k period], k = 1..cycles (those that exist; NaN if none)."""
-    n = len(x)
-    stack = np.full((cycles, n), np.inf)
+class _ErrorTail:
+    """-log10 of the Gaussian upper tail of the (short-averaged) error against earlier errors,
+    streamed: the error-average, its `short`-row delay line and the error history's sums."""
+
+    def __init__(self, cfg: LikelihoodConfig) -> None:
+        self.cfg = cfg
+        self.avg = _Trailing(cfg.short)
+        self.delay = np.zeros(cfg.short)
+        self.s1 = _Trailing(cfg.long)
+        self.s2 = _Trailing(cfg.long)
+        self.typ = _Trailing(cfg.long)
+        self.last_typ = 0.0
+
+    def update(self, err: np.ndarray, floor: np.ndarray, t0: int) -> tuple[np.ndarray, np.ndarray]:
+        """(tail, typical error before each row) for the rows t0 .. t0 + len(err)."""
+        cfg = self.cfg
+        m = len(err)
+        avg = self.avg.means(err)
+        joined = np.concatenate((self.delay, avg))
+        hist, self.delay = joined[:m], joined[m:]
+        cnt = np.clip(np.arange(t0, t0 + m) - cfg.short + 1, 0, cfg.long).astype(float)
+        mu = self.s1.sums(hist) / np.maximum(cnt, 1.0)
+        var = np.maximum(self.s2.sums(hist * hist) / np.maximum(cnt, 1.0) - mu * mu, 0.0)
+        z = (avg - mu) / np.maximum(np.sqrt(var), floor)
+        # A tail of 1/2 (an error at its mean) is no evidence: L counts from there.
+        tail = np.maximum(-(log_ndtr(-z) + np.log(2.0)) / LN10, 0.0)
+        tm = self.typ.means(err)
+        typical = np.concatenate(([self.last_typ], tm[:-1]))
+        self.last_typ = float(tm[-1]) if m else self.last_typ
+        return np.where(cnt >= cfg.min_history, tail, 0.0), typical
+
+
+class LikelihoodStream:
+    """The detector over a series fed in chunks of any size, with its state carried over: the
+    scores equal one whole-series run's. `rows` (the series' length) decides whether the seasonal
+    predictor runs and `fill` (the first non-missing value) stands for the leading gap, as a
+    whole-series run sees them."""
+
+    def __init__(self, cfg: LikelihoodConfig, rows: int, fill: float) -> None:
+        self.cfg = cfg
+        self.dead = bool(np.isnan(fill))  # no value at all: every score is 0
+        self.seasonal = cfg.season > 1 and cfg.season * 2 < rows
+        self.keep = max(cfg.level_window, cfg.season * cfg.season_cycles if self.seasonal else 0)
+        self.done = 0
+        self.last = fill
+        self.tail = np.zeros(0)  # the last `keep` filled values
+        self.abs = _Trailing(cfg.long)
+        self.errors = [_ErrorTail(cfg) for _ in range(2 if self.seasonal else 1)]
+        self.level_now = np.nan  # the median of the block in progress
+        self.until = -1  # the last row damped by an alarm
+
+    def update(self, values: np.ndarray) -> np.ndarray:
+        """Scores in [0, 1) for the next rows (NaN rows: 0), causal."""
+        cfg = self.cfg
+        raw = np.asarray(values, dtype=float)
+        m, t0 = len(raw), self.done
+        if self.dead or m == 0:
+            self.done += m
+            return np.zeros(m)
+        missing = np.isnan(raw)
+        # Predictions see a gap as its last value; gap rows are not scored.
+        idx = np.maximum.accumulate(np.where(~missing, np.arange(1, m + 1), 0))
+        x = np.concatenate(([self.last], raw))[idx]
+        self.last = float(x[-1])
+        floor = np.maximum(cfg.rel_floor * self.abs.means(np.abs(x)), 1e-12)
+        hx = np.concatenate((self.tail, x))
+        base = t0 - len(self.tail)  # global row of hx[0]
+        rows = np.arange(t0, t0 + m)
+        level = np.full(m, self.level_now)
+        starts = np.arange(-(-t0 // cfg.hop) * cfg.hop, t0 + m, cfg.hop)
+        starts = starts[starts > 0]
+        if len(starts):
+            meds = _block_medians(hx, starts, base, cfg.level_window)
+            after = np.searchsorted(starts, rows, side="right") - 1
+            level = np.where(after >= 0, meds[np.maximum(after, 0)], level)
+            self.level_now = float(meds[-1])
+        preds = [level]
+        if self.seasonal:
+            # Before a whole cycle is there the seasonal predictor falls back on the level, so its
+            # error history starts as the level's, not as zeros.
+            seasonal = _seasonal_rows(hx, base, rows, cfg.season, cfg.season_cycles)
+            preds.append(np.where(np.isnan(seasonal), level, seasonal))
+        tails, typical = [], []
+        for p, et in zip(preds, self.errors, strict=True):
+            tail, typ = et.update(np.abs(x - np.where(np.isnan(p), x, p)), floor, t0)
+            tails.append(tail)
+            typical.append(typ)
+        pick = np.argmin(np.stack(typical), axis=0)  # ties (the start): the level
+        big = np.stack(tails)[pick, np.arange(m)]
+        big = np.where(missing, 0.0, np.maximum(big, 0.0))
+        score = big / (big + L_HALF)
+        if cfg.refractory > 0:
+            score = self._refractory(score, t0)
+        self.tail = hx[-self.keep:] if self.keep else np.zeros(0)
+        self.done += m
+        return score
+
+    def _refractory(self, score: np.ndarray, t0: int) -> np.ndarray:
+        """Halve the `refractory` rows after each alarm (score >= 0.5 outside an earlier one's
+        period); an alarm's period runs on into the next chunks."""
+        damp = np.zeros(len(score), dtype=bool)
+        if self.until >= t0:
+            damp[:self.until - t0 + 1] = True
+        for i in np.flatnonzero(score >= 0.5):  # alarms are rare: a loop over them is cheap
+            if t0 + i <= self.until:
+                continue
+            self.until = t0 + int(i) + self.cfg.refractory
+            damp[i + 1:self.until - t0 + 1] = True
+        return np.where(damp, score * (1.0 - REFRACTORY_DAMP), score)
+
+
+def _seasonal_rows(hx: np.ndarray, base: int, rows: np.ndarray, period: int,
+                   cycles: int) -> np.ndarray:
+    """For global rows t: the median of x[t - k period], k = 1..cycles (those that exist; NaN if
+    none); hx holds x from global row `base` on."""
+    m = len(rows)
+    stack = np.full((cycles, m), np.inf)
     for k in range(1, cycles + 1):
-        if k * period < n:
-            stack[k - 1, k * period:] = x[:-k * period]
+        lag = rows - k * period
+        ok = lag >= 0
+        stack[k - 1, ok] = hx[lag[ok] - base]
     srt = np.sort(stack, axis=0)  # missing lags (inf) sort last
     cnt = np.isfinite(stack).sum(axis=0)
-    cols = np.arange(n)
+    cols = np.arange(m)
     lo = srt[np.maximum((cnt - 1) // 2, 0), cols]
     hi = srt[np.minimum(cnt // 2, cycles - 1), cols]
     return np.where(cnt > 0, 0.5 * (lo + hi), np.nan)
-
-
-def _log10_tail(err: np.ndarray, cfg: LikelihoodConfig, floor: np.ndarray) -> np.ndarray:
-    """-log10 of the Gaussian upper tail of the (short-averaged) error against earlier errors."""
-    n = len(err)
-    avg = _trailing_mean(err, cfg.short)
-    hist = np.concatenate((np.zeros(cfg.short), avg[:-cfg.short]))[:n]
-    cnt = np.clip(np.arange(n) - cfg.short + 1, 0, cfg.long).astype(float)
-    mu = _trailing_sum(hist, cfg.long) / np.maximum(cnt, 1.0)
-    var = np.maximum(_trailing_sum(hist * hist, cfg.long) / np.maximum(cnt, 1.0) - mu * mu, 0.0)
-    z = (avg - mu) / np.maximum(np.sqrt(var), floor)
-    # A tail of 1/2 (an error at its mean) is no evidence: L counts from there.
-    tail = np.maximum(-(log_ndtr(-z) + np.log(2.0)) / LN10, 0.0)
-    return np.where(cnt >= cfg.min_history, tail, 0.0)
 
 
 def score_likelihood(values: np.ndarray, cfg: LikelihoodConfig | None = None) -> np.ndarray:
     """Scores in [0, 1) for one series (NaN rows: 0), causal: row t's score uses rows <= t."""
     cfg = cfg or LikelihoodConfig()
     raw = np.asarray(values, dtype=float)
-    n = len(raw)
-    missing = np.isnan(raw)
-    if n == 0 or missing.all():
-        return np.zeros(n)
-    # Predictions see a gap as its last value; gap rows are not scored.
-    first = int(np.argmax(~missing))
-    idx = np.where(~missing, np.arange(n), first)
-    x = raw[np.maximum.accumulate(idx)]
-    floor = np.maximum(cfg.rel_floor * _trailing_mean(np.abs(x), cfg.long), 1e-12)
-    level = _block_median(x, cfg.level_window, cfg.hop)
-    preds = [level]
-    if cfg.season > 1 and cfg.season * 2 < n:
-        # Before a whole cycle is there the seasonal predictor falls back on the level, so its
-        # error history starts as the level's, not as zeros.
-        seasonal = _seasonal(x, cfg.season, cfg.season_cycles)
-        preds.append(np.where(np.isnan(seasonal), level, seasonal))
-    tails, typical = [], []
-    for p in preds:
-        err = np.abs(x - np.where(np.isnan(p), x, p))
-        tails.append(_log10_tail(err, cfg, floor))
-        typical.append(np.concatenate(([0.0], _trailing_mean(err, cfg.long)[:-1])))
-    pick = np.argmin(np.stack(typical), axis=0)  # ties (the start): the level
-    big = np.stack(tails)[pick, np.arange(n)]
-    big = np.where(missing, 0.0, np.maximum(big, 0.0))
-    score = big / (big + L_HALF)
-    return _refractory(score, cfg.refractory) if cfg.refractory > 0 else score
-
-
-def _refractory(score: np.ndarray, rows: int) -> np.ndarray:
-    """Halve the `rows` rows after each alarm (score >= 0.5 outside an earlier one's period)."""
-    out = score.copy()
-    until = -1
-    for i in np.flatnonzero(score >= 0.5):  # alarms are rare: a loop over them is cheap
-        if i <= until:
-            continue
-        until = int(i) + rows
-        out[i + 1:until + 1] *= 1.0 - REFRACTORY_DAMP
-    return out
+    ok = ~np.isnan(raw)
+    fill = float(raw[int(np.argmax(ok))]) if ok.any() else np.nan
+    return LikelihoodStream(cfg, len(raw), fill).update(raw)
