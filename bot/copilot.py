@@ -41,6 +41,7 @@ class Conversation:
     turns: int = 0
     incident_query: str = ""  # the last investigation's findings in words, for "seen this before?"
     incident_services: list[str] = field(default_factory=list)  # its suspects, for the same
+    incident_label: str = ""  # set when a declared incident gave them: "incident INC-..."
 
 
 class Copilot:
@@ -128,8 +129,10 @@ class Copilot:
             answer = compose(question.text, route.intent, route.confidence, plan, results,
                              self.topology, focus)
             if follow_up:
-                answer.summary = f"(about {', '.join(services)}, from earlier in this thread)\n" \
-                    + answer.summary
+                source = (conversation.incident_label if conversation and services
+                          == conversation.incident_services and conversation.incident_label
+                          else "from earlier in this thread")
+                answer.summary = f"(about {', '.join(services)}, {source})\n" + answer.summary
             elif about_now:
                 answer.summary = about_now + answer.summary
         if conversation is not None:

@@ -168,3 +168,23 @@ def test_llm_mode_shows_its_steps_in_the_placeholder(make_harness):
     assert progress and all(t.startswith("Investigating") for t in progress), progress
     assert any("search_logs" in t for t in progress), progress
     assert "Checkout is logging errors." in block_text(final["blocks"])
+
+
+def test_in_an_incident_channel_context_questions_mean_its_incident(harness):
+    inc = harness.bot.incidents.declare("redis primary lost, cart failing", "sev2", "U0ASK",
+                                        services=["redis", "cart"])
+    harness.bot.incidents.attach_channel(inc.id, "C0REDIS", "inc-redis")
+    harness.mention("have we seen this before?", channel="C0REDIS")
+    text = block_text(_answered(harness)[0]["blocks"])
+    assert f"(about redis, cart, incident {inc.id})" in text, text
+    assert "Redis" in text  # past incidents about redis, not whatever the sandbox shows
+
+
+def test_the_threads_incident_survives_between_turns(harness):
+    ts = harness.mention("what is wrong with checkout?")
+    _answered(harness)
+    saved = harness.bot.threads.get("C0INC", ts)
+    assert saved.incident_services, "the investigation names its suspects"
+    harness.message("have we seen this before?", thread_ts=ts)
+    text = block_text(_answered(harness, 2)[1]["blocks"])
+    assert f"(about {', '.join(saved.incident_services)}, from earlier in this thread)" in text

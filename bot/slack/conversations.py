@@ -79,6 +79,13 @@ def answer_in_thread(bot: SlackBot, client: WebClient, channel: str, user: str, 
         question = Question(text, bot.now(), user=user, channel=channel, thread=thread_ts,
                             incident=incident.id if incident else None)
         conversation = bot.threads.get(channel, thread_ts) or Conversation()
+        if incident is not None and incident.status != "resolved" and incident.services \
+                and not conversation.incident_services:
+            # The incident this channel was declared for is the one "have we seen this
+            # before?" and "what should we do?" are about.
+            conversation.incident_services = list(incident.services)
+            conversation.incident_query = incident.title
+            conversation.incident_label = f"incident {incident.id}"
         started = time.perf_counter()
         with bot.answer_slots:
             answer = _answer(bot, client, channel, ts, question, conversation)

@@ -49,13 +49,17 @@ class ThreadStore:
         return Conversation(services=list(data.get("services", [])),
                             window=window,  # type: ignore[arg-type]
                             turns=int(data.get("turns", 0)),
-                            incident_query=str(data.get("incident_query", "")))
+                            incident_query=str(data.get("incident_query", "")),
+                            incident_services=list(data.get("incident_services", [])),
+                            incident_label=str(data.get("incident_label", "")))
 
     def save(self, channel: str, thread_ts: str, conversation: Conversation) -> None:
         state = json.dumps({"services": conversation.services,
                             "window": list(conversation.window) if conversation.window else None,
                             "turns": conversation.turns,
-                            "incident_query": conversation.incident_query})
+                            "incident_query": conversation.incident_query,
+                            "incident_services": conversation.incident_services,
+                            "incident_label": conversation.incident_label})
         with self._session() as session:
             session.merge(SlackThread(key=self.key(channel, thread_ts), state=state,
                                       updated_at=time.time()))
