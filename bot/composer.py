@@ -251,10 +251,11 @@ def _runbooks(answer: Answer, results: list[ToolResult]) -> list[str]:
         lines += [f"    {step}" for step in ev.summary.splitlines()[:4]]
         if p["missing"]:
             continue
-        args = " ".join(f"{k}={v}" for k, v in p["params"].items())
-        cli = " ".join(f"--param {k}={v}" for k, v in p["params"].items())
-        lines.append(f"  request it: `/ops runbook run {p['runbook']} {args}` in Slack, or "
-                     f"`opscopilot runbook request {p['runbook']} {cli}`".replace("  `", " `"))
+        pairs = [f"{k}={v}" for k, v in p["params"].items()]
+        slack = " ".join(["/ops runbook run", p["runbook"], *pairs])
+        cli = " ".join(["opscopilot runbook request", p["runbook"],
+                        *(f"--param {pair}" for pair in pairs)])
+        lines.append(f"  request it: `{slack}` in Slack, or `{cli}`")
     return lines
 
 

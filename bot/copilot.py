@@ -72,11 +72,13 @@ class Copilot:
 
         context_query = conversation.incident_query if conversation else ""
         about_now = ""
-        if not services and not context_query and route.intent in ("similar_incidents",
-                                                                    "runbook"):
+        default_start = now - 60 * self.settings.router.default_window_minutes
+        unsure = route.confidence < self.settings.router.min_confidence and route.intent != "help"
+        if not unsure and not services and not context_query \
+                and route.intent in ("similar_incidents", "runbook"):
             # Outside a thread, "have we seen this before?" and "what should I do?" mean the
             # incident in front of you: what is abnormal right now, and its suspects.
-            context_query, services = self._current_incident(now)
+            context_query, services = self._current_incident(default_start, now)
             if services:
                 about_now = f"(about the current incident: {', '.join(services)})\n"
 
@@ -84,18 +86,18 @@ class Copilot:
         compared = find_comparison(question.text, question.time) \
             if route.intent == "metrics" else None
         if compared is not None:
-            start, end = now - 60 * self.settings.router.default_window_minutes, now
+            start, end = default_start, now
         elif ents.window is not None:
             start, end = int(ents.window.start.timestamp()), int(ents.window.end.timestamp())
             end = min(end, now)
         elif follow_up and conversation is not None and conversation.window is not None:
             start, end = conversation.window
         else:
-            start, end = now - 60 * self.settings.router.default_window_minutes, now
+            start, end = default_start, now
 
         focus = question_focus(question.text, services) if route.intent == "investigate" \
             else None
-        if route.confidence < self.settings.router.min_confidence and route.intent != "help":
+        if unsure:
             answer = self._unsure(question, route)
         else:
             # "Is it the db?" is answered by looking everywhere, then judging the db.
@@ -144,11 +146,10 @@ class Copilot:
         answer.latency_ms = (time.perf_counter() - started) * 1000
         return answer
 
-    def _current_incident(self, now: int) -> tuple[str, list[str]]:
+    def _current_incident(self, start: int, now: int) -> tuple[str, list[str]]:
         """What is wrong right now in words, and its suspects; ("", []) when nothing is."""
         if "incident_context" not in self.registry.names():
             return "", []
-        start = now - 60 * self.settings.router.default_window_minutes
         result = self.registry.run("incident_context", {"services": [], "start": start,
                                                         "end": now})
         if not result.ok:
