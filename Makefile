@@ -31,6 +31,7 @@ gate: setup
 lint: setup
 	$(VENV)/bin/ruff check infra bot tools knowledge evals tests
 	$(VENV)/bin/mypy infra bot tools knowledge evals
+	$(VENV)/bin/lint-imports  # the layer and no-cycle contracts in pyproject.toml
 
 bench: setup
 	$(PY) -m evals.bench_sandbox

@@ -13,6 +13,31 @@ from typing import Any
 from tools.base import Evidence, Finding, ToolResult
 
 
+class QuestionError(ValueError):
+    """A question the copilot cannot act on as asked; the message says what to change."""
+
+
+class EmptyQuestion(QuestionError):
+    """The question is empty or whitespace only."""
+
+
+class UnknownService(QuestionError):
+    """The question names a service that is not in this deployment."""
+
+
+class BadTimeWindow(QuestionError):
+    """The time window is reversed, entirely in the future, zero length or too long."""
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A closed interval of tz-aware UTC datetimes and the words that asked for it."""
+
+    start: datetime
+    end: datetime
+    text: str
+
+
 @dataclass
 class Question:
     text: str
@@ -30,6 +55,7 @@ class RootCause:
     score: float
     reason: str
     evidence: list[str] = field(default_factory=list)
+    change: str = ""  # the deploy or config change near the onset that it rests on, if any
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Every answer the copilot gives in Slack or the CLI, logged (redacted) with its evidence and
 latency, plus the helpful / not helpful votes people give it: what the drift monitor
-(`evals.harness.drift`) and replay (`opscopilot eval replay`) read.
+(`bot.evaluation.drift`) and replay (`opscopilot eval replay`) read.
 
-Tables live in the state database (`bot.state`): `answer_log` (one row per answer) and
+Tables live in the state database (`infra.state`): `answer_log` (one row per answer) and
 `answer_feedback` (one row per answer and user; a second vote replaces the first).
 """
 
@@ -21,12 +21,12 @@ from sqlalchemy import Boolean, Engine, Float, String, Text, UniqueConstraint, s
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.state import Base, ensure_tables, session_factory, state_engine
 from infra.redact import redact
+from infra.state import Base, ensure_tables, session_factory, state_engine
 
 if TYPE_CHECKING:
     from bot.answer import Answer, Question
-    from bot.settings import Settings
+    from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 

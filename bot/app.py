@@ -14,15 +14,15 @@ from pathlib import Path
 import httpx
 
 from bot.copilot import Copilot
+from bot.llm.progress import Progress
 from bot.router import Router
-from bot.settings import Settings, SettingsError
-from bot.state import state_engine
+from infra.settings import Settings, SettingsError
+from infra.state import state_engine
 from knowledge.kb import KnowledgeBase
 from tools.anomaly.models import current_config, shadow_recorder
 from tools.anomaly.registry import ModelRegistry
 from tools.anomaly.robust import RobustConfig
 from tools.anomaly.shadow import ShadowRecorder
-from tools.backends.sandbox import SandboxBackend
 from tools.backends.selection import Backends, configured_seams, select_backends, uses_sandbox
 from tools.base import ToolRegistry
 from tools.capacity import ForecastCapacity
@@ -34,6 +34,7 @@ from tools.metrics import DetectMetricAnomalies, QueryMetrics
 from tools.runbooks.loader import RunbookLibrary
 from tools.runbooks.policy import Policy
 from tools.runbooks.tool import ProposeRunbooks
+from tools.sandbox.backend import SandboxBackend
 from tools.sandbox.simulator import Sandbox, load_sandbox
 from tools.traces import SearchTraces
 
@@ -151,7 +152,20 @@ def build_runtime(settings: Settings, scenario: str | Path | None = None,
     copilot = Copilot(router, registry, backends.topology, settings)
     runtime = Runtime(copilot, sandbox, kb, backends)
     if settings.mode == "llm":  # LLM mode wraps the same tools (bot/llm, docs/llm.md)
-        from bot.llm.copilot import apply_mode
-
         apply_mode(runtime, settings)
     return runtime
+
+
+def apply_mode(runtime: Runtime, settings: Settings, mode: str | None = None,
+               progress: Progress | None = None) -> None:
+    """Set `runtime.copilot` for `mode` (default: settings.mode): the one place a mode is
+    chosen (start-up and the CLI's --mode switch). LLM mode is imported only when chosen."""
+    chosen = mode or settings.mode
+    if chosen not in ("deterministic", "llm"):
+        raise SettingsError(f"--mode {chosen!r}: choose deterministic or llm")
+    from bot.llm.copilot import LLMCopilot, build_llm_copilot
+
+    if chosen == "llm":
+        runtime.copilot = build_llm_copilot(runtime.copilot, settings, progress=progress)
+    elif isinstance(runtime.copilot, LLMCopilot):
+        runtime.copilot = runtime.copilot.deterministic

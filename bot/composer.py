@@ -161,7 +161,7 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
 
 def _ranked_causes(findings: list[Finding]) -> list[RootCause]:
     """The incident context tool's ranking, best first, as the answer's root causes."""
-    return [RootCause(f.service, f.metric, f.score, f.text.split(": ", 1)[-1], f.evidence)
+    return [RootCause(f.service, f.metric, f.score, f.detail, f.evidence, f.change)
             for f in findings if f.kind == "root_cause"]
 
 
@@ -174,7 +174,7 @@ def _changes(answer: Answer, results: list[ToolResult]) -> list[str]:
     causes = _ranked_causes(context.findings)
     answer.root_causes = causes
     answer.findings += [f for f in context.findings if f.kind == "root_cause"]
-    linked = [c for c in causes if "the first anomaly" in c.reason]
+    linked = [c for c in causes if c.change]
     if linked:
         lines.append("Changes that line up with the current anomalies:")
         lines += [f"- {c.service}: {c.reason}" for c in linked[:3]]

@@ -18,8 +18,8 @@ from bot.composer import compose
 from bot.focus import question_focus
 from bot.planner import enrichment_calls, incident_context, make_plan
 from bot.router import Route, Router
-from bot.settings import Settings
 from bot.timewindow import find_comparison
+from infra.settings import Settings
 from tools.backends import TopologySource
 from tools.base import ToolRegistry
 

@@ -24,32 +24,9 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from rapidfuzz.fuzz import ratio
 
+from bot.answer import BadTimeWindow, EmptyQuestion, TimeWindow, UnknownService
+from bot.timewindow import parse_time_window
 from tools.catalog import LATENCY_METRICS, METRICS
-
-
-class QuestionError(ValueError):
-    """A question the copilot cannot act on as asked; the message says what to change."""
-
-
-class EmptyQuestion(QuestionError):
-    """The question is empty or whitespace only."""
-
-
-class UnknownService(QuestionError):
-    """The question names a service that is not in this deployment."""
-
-
-class BadTimeWindow(QuestionError):
-    """The time window is reversed, entirely in the future, zero length or too long."""
-
-
-@dataclass(frozen=True)
-class TimeWindow:
-    """A closed interval of tz-aware UTC datetimes and the words that asked for it."""
-
-    start: datetime
-    end: datetime
-    text: str
 
 
 @dataclass
@@ -430,9 +407,6 @@ def extract_entities(
     services_incomplete=True (discovery could not read a backend) a name in a service's place is
     taken as the service the question means instead of being refused as unknown.
     """
-    # Imported here because bot.timewindow imports TimeWindow and BadTimeWindow from this module.
-    from bot.timewindow import parse_time_window
-
     if not text.strip():
         raise EmptyQuestion("the question is empty; ask something like 'why is checkout slow?'")
     lowered = text.lower()

@@ -1,6 +1,7 @@
 """Incidents as the team runs them: declare, acknowledge, status updates, timeline, resolve, and
 a postmortem draft that goes into the knowledge base. Transport-neutral: Slack's `/ops incident`
-and `opscopilot incident` both call `IncidentStore`; tables live in the state store (bot/state.py).
+and `opscopilot incident` both call `IncidentStore`; tables live in the state
+store (infra/state.py).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.settings import Settings
-from bot.state import Base, ensure_tables, session_factory, state_engine
+from infra.settings import Settings
+from infra.state import Base, ensure_tables, session_factory, state_engine
 from knowledge.documents import SEVERITIES, Document, normalise_severity, slugify
 
 DEFAULT_SEVERITY = "sev3"

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import httpx
 import yaml
 
-from bot.settings import Settings
+from infra.settings import Settings
 
 
 class OnCallError(ValueError):

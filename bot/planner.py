@@ -175,12 +175,10 @@ def incident_context(findings: list[Finding], topology: TopologySource) -> tuple
             words.append(f"{f.service} {f.metric.replace('_', ' ')} "
                          f"{'high' if (f.value or 0) >= (f.baseline or 0) else 'low'}")
         elif (f.kind == "log_errors" and f.score >= 0.5 or f.kind == "log_warnings") \
-                and (m := re.search(r'"(.+)"', f.text)):  # unusual errors, telling warnings
-            words.append(" ".join(m[1].replace("<*>", " ").split()))
-        elif f.kind == "alert":
-            words.append(f.text.split(" ", 1)[0])
-        elif f.kind == "change":
-            words.append(f.text.split(": ", 1)[-1])
+                and f.detail:  # unusual errors, telling warnings: their template
+            words.append(" ".join(f.detail.replace("<*>", " ").split()))
+        elif f.kind in ("alert", "change") and f.detail:  # the alert's name, the change
+            words.append(f.detail)
     return "; ".join(dict.fromkeys(words))[:400], suspects
 
 
@@ -190,8 +188,8 @@ def enrichment_calls(findings: list[Finding], topology: TopologySource,
     query, suspects = incident_context(findings, topology)
     if not query:
         return [], ""
-    alerts = sorted({f.text.split(" ", 1)[0] for f in findings
-                     if f.kind == "alert" and f.service in suspects})
+    alerts = sorted({f.detail for f in findings
+                     if f.kind == "alert" and f.service in suspects and f.detail})
     calls = []
     if "search_incidents" in available_tools:
         calls.append(ToolCall("search_incidents", {"query": query, "services": suspects,

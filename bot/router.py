@@ -25,7 +25,8 @@ import numpy as np
 import yaml
 
 from bot import intent_model
-from bot.entities import EmptyQuestion, Entities, extract_entities
+from bot.answer import EmptyQuestion
+from bot.entities import Entities, extract_entities
 from bot.intent_model import IntentModel, fit_intent_model
 from knowledge.embeddings import Embedder
 

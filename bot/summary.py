@@ -195,7 +195,7 @@ def to_html(s: WeeklySummary, chart_png: bytes | None = None) -> str:
 
 
 def chart_png(s: WeeklySummary) -> bytes:
-    from bot.slack.charts import stacked_bars_png
+    from infra.charts import stacked_bars_png
 
     labels, stacks = s.per_day()
     return stacked_bars_png(labels, stacks, f"Incidents per day, {s.week}")

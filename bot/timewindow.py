@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from bot.entities import BadTimeWindow, TimeWindow
+from bot.answer import BadTimeWindow, TimeWindow
 
 MAX_WINDOW = timedelta(days=31)
 AT_HALF_WIDTH = timedelta(minutes=15)  # "at 14:05" means 13:50-14:20

@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from tools.anomaly.forecast import LONG_S, forecast_recent
-from tools.backends.sandbox import SandboxBackend
+from tools.sandbox.backend import SandboxBackend
 from tools.sandbox.scenario import Fault, load_scenario
 from tools.sandbox.simulator import Sandbox, simulate
 

@@ -32,7 +32,7 @@ QUESTIONS = (
 def warm(rounds: int) -> list[float]:
     from bot.answer import Question
     from bot.app import build_runtime
-    from bot.settings import load_settings
+    from infra.settings import load_settings
 
     runtime = build_runtime(load_settings(), "bad-deploy-checkout")
     now = runtime.default_now()

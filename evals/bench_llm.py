@@ -54,7 +54,7 @@ def replayed(rounds: int) -> None:
     from bot.answer import Question
     from bot.app import build_runtime
     from bot.llm.copilot import build_llm_copilot
-    from bot.settings import LLMSettings, load_settings
+    from infra.settings import LLMSettings, load_settings
 
     settings = load_settings()
     runtime = build_runtime(settings, "bad-deploy-checkout")
@@ -75,9 +75,9 @@ def replayed(rounds: int) -> None:
             plan = [(c.tool, c.args) for c in base.tool_calls]
             first_line = base.summary.splitlines()[0] if base.summary else "Nothing found."
             double = replayed_model(plan, first_line, provider)
-            copilot = build_llm_copilot(runtime, llm_settings, transport=double.transport())
+            copilot = build_llm_copilot(runtime.copilot, llm_settings, transport=double.transport())
             copilot.answer(Question(q, now))  # warm the provider client and imports
-            bare = build_llm_copilot(runtime, llm_settings, transport=replayed_model(
+            bare = build_llm_copilot(runtime.copilot, llm_settings, transport=replayed_model(
                 [], first_line, provider).transport())
             for _ in range(rounds):
                 started = time.perf_counter()
@@ -148,13 +148,13 @@ def live(rounds: int) -> None:
     from bot.answer import Question
     from bot.app import build_runtime
     from bot.llm.copilot import build_llm_copilot
-    from bot.settings import load_settings
+    from infra.settings import load_settings
 
     settings = load_settings()
     runtime = build_runtime(settings, "bad-deploy-checkout")
     runtime.warm()
     now = runtime.default_now()
-    copilot = build_llm_copilot(runtime, settings)
+    copilot = build_llm_copilot(runtime.copilot, settings)
     print(f"\nlive: {settings.llm.provider} {settings.llm.model}")
     print(f"{'question':46} {'ms':>7} {'in tok':>7} {'out tok':>7} {'usd':>8} {'same tools':>10} "
           f"{'removed':>7} mode")

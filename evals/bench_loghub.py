@@ -165,7 +165,7 @@ def loso(systems: list[System]) -> tuple[dict[str, float], dict[str, str]]:
 
 def lines_per_second(systems: list[System], repeats: int = 3) -> float:
     """Raw lines per second through `opscopilot logs templates` (read, mine, CSV write)."""
-    from bot.cli_anomaly import templates as templates_command
+    from bot.cli.anomaly import templates as templates_command
 
     total = sum(len(s.raw) for s in systems)
     best = float("inf")

@@ -1,6 +1,6 @@
 """Root-cause ranking benchmark: accuracy per fault type, quiet windows, baselines, latency.
 
-Cases come from `tools.rca.cases`: every fault kind on the shop and on random service graphs
+Cases come from `evals.rca_cases`: every fault kind on the shop and on random service graphs
 (20-40 services), with seeds from 1000 on (tuning used seeds 100-129, so these are unseen), plus
 quiet windows with a random onset hint. Each case is ranked with the onset given exactly and
 60 s late, by our ranking (with and without the call graph) and by N-Sigma and BARO: our numpy
@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from evals.rca_cases import Case, make_case, random_services
 from tools.catalog import FAULT_KINDS
 from tools.rca.baselines import baro, nsigma, services_in_order
-from tools.rca.cases import Case, make_case, random_services
 from tools.rca.model import RcaInput
 from tools.rca.rank import rank_causes
 from tools.rca.table import split_column, write_signal_csv

@@ -92,7 +92,7 @@ def run_scenario(name: str, settings: Any, router: Any, tmp: Path) -> dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.settings import load_settings
+    from infra.settings import load_settings
     from tools.sandbox.scenario import list_scenarios
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -36,8 +36,8 @@ def main() -> int:
 
     from bot.answer import Question
     from bot.app import build_runtime
-    from bot.settings import load_settings
-    from bot.state import state_engine
+    from infra.settings import load_settings
+    from infra.state import state_engine
     from tools.anomaly.models import MODEL_NAME, fit_and_save, sandbox_training
     from tools.anomaly.registry import ModelRegistry
     from tools.anomaly.shadow import ShadowRecorder, ShadowStore, shadow_report

@@ -37,9 +37,9 @@ def build(router: str, fake: FakeSlackAPI):  # noqa: ANN201 - (server, executor)
     from bot.app import build_runtime
     from bot.oncall import ScheduleFile
     from bot.router import Router
-    from bot.settings import load_settings
     from bot.slack.app import build_app, build_bot, make_client
     from bot.slack.server import SlackHTTPServer
+    from infra.settings import load_settings
     from knowledge.corpus import demo_documents
 
     data = Path(tempfile.mkdtemp(prefix="opscopilot-bench-slack-"))

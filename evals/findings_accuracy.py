@@ -70,7 +70,7 @@ def score_case(scenario: str, gt: GroundTruth, answer: Answer) -> CaseResult:
 def run() -> list[CaseResult]:
     from bot.answer import Question
     from bot.app import build_runtime
-    from bot.settings import load_settings
+    from infra.settings import load_settings
     from tools.sandbox.scenario import list_scenarios
 
     settings = load_settings()

@@ -22,19 +22,19 @@ def main(argv: list[str] | None = None) -> int:
                              "torch's default)")
     args = parser.parse_args(argv)
 
-    from bot.settings import SettingsError, load_settings
-    from evals.harness.cases import CaseError
-    from evals.harness.config import EvalConfig
-    from evals.harness.gate import (
+    from bot.evaluation.cases import CaseError
+    from bot.evaluation.config import EvalConfig
+    from bot.evaluation.gate import (
         BaselineError,
         check_gate,
         load_baseline,
         make_baseline,
         save_baseline,
     )
-    from evals.harness.report import markdown_table
-    from evals.harness.runs import RunStore, run_results
-    from evals.harness.suite import run_suite
+    from bot.evaluation.report import markdown_table
+    from bot.evaluation.runs import RunStore, run_results
+    from bot.evaluation.suite import run_suite
+    from infra.settings import SettingsError, load_settings
 
     try:
         settings = load_settings()

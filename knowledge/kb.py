@@ -18,7 +18,7 @@ from knowledge.search import Hit, HybridSearcher, SearchFilter
 from knowledge.store import KnowledgeStore, embedder_for
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from infra.settings import Settings
     from knowledge.documents import Document
     from knowledge.ingest import IngestReport
 

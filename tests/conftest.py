@@ -53,7 +53,7 @@ SHOP = GraphTopology({
 
 @pytest.fixture(scope="session")
 def settings():
-    from bot.settings import load_settings
+    from infra.settings import load_settings
 
     return load_settings()
 

@@ -12,7 +12,7 @@ from bot.answer import Question
 from bot.llm.copilot import LLMCopilot, build_llm_copilot
 from bot.llm.progress import ProgressLog
 from bot.llm.replay import ScriptedProvider
-from bot.settings import LLMSettings, Settings, load_settings
+from infra.settings import LLMSettings, Settings, load_settings
 from tools.base import Evidence, Finding, ToolResult, ToolStatus
 
 SCENARIO = "bad-deploy-checkout"
@@ -44,7 +44,7 @@ def scripted_copilot(script: list, provider: str = "openai", runtime: Any = None
     runtime = runtime or fast_runtime()
     provider_double = ScriptedProvider(provider, script, repeat_last=repeat_last)
     progress = ProgressLog()
-    copilot = build_llm_copilot(runtime, llm_settings(provider, **llm),
+    copilot = build_llm_copilot(runtime.copilot, llm_settings(provider, **llm),
                                 transport=provider_double.transport(), progress=progress)
     return copilot, provider_double, progress
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, event
 
-from bot.audit import AuditLog
-from bot.state import _create
+from infra.audit import AuditLog
+from infra.state import _create
 from tools.runbooks.engine import Target
 from tools.runbooks.loader import RunbookLibrary
 from tools.runbooks.policy import Policy, PolicyModel
@@ -35,7 +35,7 @@ POLICY = {
 
 
 def fast_engine(tmp_path: Path) -> Engine:
-    """The state engine of bot/state.py on a fresh file, without fsync per commit (tests only:
+    """The state engine of infra/state.py on a fresh file, without fsync per commit (tests only:
     the audit log commits once per entry)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     engine = _create(f"sqlite:///{tmp_path / 'state.db'}")

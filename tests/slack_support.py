@@ -40,7 +40,7 @@ class Clock:
 
 def fresh_settings(**overrides: Any):  # noqa: ANN201 - Settings
     """Settings with their own data folder (state DB, KB) and the model-free KB embedder."""
-    from bot.settings import load_settings
+    from infra.settings import load_settings
 
     data = Path(tempfile.mkdtemp(prefix="opscopilot-slack-"))
     return load_settings(data_dir=data, kb={"model": "hashing-384"}, **overrides)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tools.analysis import compare_to_baseline
+from tools.anomaly.analysis import compare_to_baseline
 
 STEP = 15
 T0 = 1_000_000

@@ -131,7 +131,7 @@ def test_sandbox_faults_are_found_without_false_alarms():
 
 
 def test_analysis_since_uses_the_detector_change_point():
-    from tools.analysis import compare_to_baseline, detector_onset
+    from tools.anomaly.analysis import compare_to_baseline, detector_onset
 
     ts = np.arange(0, 7200, 15)
     x = 0.2 + 0.02 * np.random.default_rng(11).standard_normal(len(ts))

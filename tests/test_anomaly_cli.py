@@ -197,7 +197,7 @@ def test_the_running_copilot_loads_the_current_model_and_survives_a_broken_one(t
 
     from bot.app import build_runtime
     from bot.router import Router
-    from bot.settings import load_settings
+    from infra.settings import load_settings
     from knowledge.hashing import HashingEmbedder
     from tools.anomaly.models import MODEL_NAME
     from tools.anomaly.registry import ModelRegistry

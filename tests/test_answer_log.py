@@ -9,8 +9,8 @@ import pytest
 
 from bot.answer import Answer, Question, ToolCallRecord
 from bot.answer_log import AnswerLog, UnknownAnswer, answer_status, log_answer
-from bot.settings import load_settings
-from bot.state import state_engine
+from infra.settings import load_settings
+from infra.state import state_engine
 from tools.base import Evidence
 
 ASKED = datetime(2026, 11, 20, 18, 15, tzinfo=UTC)

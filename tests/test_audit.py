@@ -6,7 +6,7 @@ import threading
 
 from sqlalchemy import delete, text, update
 
-from bot.audit import GENESIS, AuditLog, AuditRow
+from infra.audit import GENESIS, AuditLog, AuditRow
 from tests.runbook_support import fast_engine
 
 
@@ -67,7 +67,7 @@ def test_reordered_entries_fail_verify(tmp_path):
 
 def test_rewritten_chain_without_the_hash_secret_is_caught(tmp_path):
     """Re-hashing an edited entry still breaks the next entry's link."""
-    from bot.audit import entry_hash
+    from infra.audit import entry_hash
 
     log = _log(tmp_path)
     with log.engine.begin() as conn:

@@ -13,17 +13,17 @@ import pytest
 
 from bot.answer import Question
 from bot.app import build_backends, build_registry, build_runtime
-from bot.settings import SettingsError, load_settings
+from infra.settings import SettingsError, load_settings
 from tests.servers import free_port
 from tools.backends.alertmanager import AlertmanagerBackend, CombinedAlerts, PrometheusAlertsBackend
 from tools.backends.change_store import ChangeEventIn, ChangeStore
 from tools.backends.jaeger import JaegerBackend
 from tools.backends.loki import LokiBackend
 from tools.backends.prometheus import PrometheusBackend
-from tools.backends.sandbox import SandboxBackend
 from tools.backends.selection import Unconfigured
 from tools.backends.tempo import TempoBackend
 from tools.base import ToolStatus
+from tools.sandbox.backend import SandboxBackend
 
 PROM, AM, LOKI, JAEGER = ("http://prom.test:9090", "http://am.test:9093",
                           "http://loki.test:3100", "http://jaeger.test:16686")
@@ -199,7 +199,7 @@ def test_prometheus_down_the_answer_says_so_and_uses_the_others(runtime_for, tmp
     settings = load_settings(prometheus={"url": prom, "retries": 1, "alerts": False},
                              alertmanager={"url": AM}, loki={"url": LOKI},
                              events={"enabled": True}, topology={"file": graph})
-    from bot.state import state_engine
+    from infra.state import state_engine
 
     ChangeStore(state_engine(settings)).add([ChangeEventIn(
         service="payment", description="deploy payment v9.1.0", version="v9.1.0",

@@ -123,7 +123,7 @@ def test_data_is_printed_as_it_is_no_emoji_codes_or_markup():
     """Evidence ids such as metric:email:error_rate and regexes in messages reach the terminal
     unchanged (Rich would turn ':email:' into an emoji and eat '[bold]'-like text)."""
     from bot.answer import Answer
-    from bot.cli_common import out
+    from bot.cli.common import out
     from bot.render import render_answer
 
     answer = Answer(question="q", intent="metrics", summary="does not match ^[a-z]{1,40}$ "
@@ -133,7 +133,7 @@ def test_data_is_printed_as_it_is_no_emoji_codes_or_markup():
     text = captured.get()
     assert "does not match ^[a-z]{1,40}$ [bold]x[/bold] :email: see [metric:email:error_rate]" \
         in text
-    from bot.cli_common import err, escape
+    from bot.cli.common import err, escape
 
     with err.capture() as captured:
         err.print(f"[red]error:[/red] {escape('pattern ^[a-z]{1,40}$ :email:')}")

@@ -7,7 +7,7 @@ import random
 import numpy as np
 
 from bot.answer_log import LoggedAnswer
-from evals.harness.drift import (
+from bot.evaluation.drift import (
     DAY,
     category_check,
     compare_windows,

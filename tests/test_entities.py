@@ -8,11 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.answer import BadTimeWindow, EmptyQuestion, QuestionError, UnknownService
 from bot.entities import (
-    BadTimeWindow,
-    EmptyQuestion,
-    QuestionError,
-    UnknownService,
     extract_entities,
     find_keywords,
     find_metrics,

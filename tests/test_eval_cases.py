@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.harness.cases import CaseError, case_to_yaml, load_case, load_cases, write_case
-from evals.harness.generate import generated_cases
+from bot.evaluation.cases import CaseError, case_to_yaml, load_case, load_cases, write_case
+from bot.evaluation.generate import generated_cases
 from tools.catalog import FAULT_KINDS
 
 CASES = load_cases()
@@ -43,7 +43,7 @@ def test_handwritten_cases_are_there():
 
 def test_generated_cases_match_the_ground_truth_today():
     """The committed YAML is what the generator makes from the scenarios now: a changed
-    scenario or ground truth must be regenerated (python -m evals.harness.generate)."""
+    scenario or ground truth must be regenerated (python -m bot.evaluation.generate)."""
     committed = {c.id: c for c in CASES if c.source == "generated"}
     fresh = {c.id: c for c in generated_cases()}
     assert set(committed) == set(fresh)

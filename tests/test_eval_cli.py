@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from bot.answer import Answer, Question
 from bot.answer_log import AnswerLog
 from bot.cli import app
-from bot.settings import load_settings
-from evals.harness.cases import load_cases
-from evals.harness.shadow import ConfigRegistry
+from bot.evaluation.cases import load_cases
+from bot.evaluation.shadow import ConfigRegistry
+from infra.settings import load_settings
 
 MODEL_FREE = ["--set", "embedder=hashing", "--set", "kb_model=hashing-384"]
 CASES = ["--case", "quiet--changes", "--case", "bad-deploy-checkout--alerts"]
@@ -73,7 +73,7 @@ def test_bad_input_is_one_line(cli: CliRunner):
 
 
 def test_promote_and_rollback_are_recorded(cli: CliRunner):
-    from evals.harness.config import EvalConfig
+    from bot.evaluation.config import EvalConfig
 
     registry = ConfigRegistry.from_settings(load_settings())
     registry.register(EvalConfig(name="strict", min_confidence=0.5))
@@ -102,7 +102,7 @@ def test_replay_and_drift_read_the_answer_log(cli: CliRunner, tmp_path: Path):
     assert load_cases(out) == []  # drafts wait for a review
     again = cli.invoke(app, ["eval", "replay", "-o", str(out)])
     assert "0 draft cases" in again.output  # never overwrites
-    from evals.harness.config import EvalConfig
+    from bot.evaluation.config import EvalConfig
 
     registry = ConfigRegistry.from_settings(load_settings())
     registry.register(EvalConfig(name="model-free", embedder="hashing", kb_model="hashing-384"))
@@ -119,8 +119,8 @@ def test_replay_and_drift_read_the_answer_log(cli: CliRunner, tmp_path: Path):
 
 def test_shadow_scores_answers_against_each_other(settings):
     from bot.answer_log import LoggedAnswer
-    from evals.harness.config import EvalConfig, Harness
-    from evals.harness.shadow import agreement, shadow_logged
+    from bot.evaluation.config import EvalConfig, Harness
+    from bot.evaluation.shadow import agreement, shadow_logged
 
     a = {"intent": "investigate", "tools": ["x", "y"], "root_causes": [{"service": "cart"}]}
     b = {"intent": "investigate", "tools": ["x"], "root_causes": [{"service": "redis"}]}

@@ -11,13 +11,13 @@ import pytest
 
 from bot.answer import Question
 from bot.answer_log import AnswerLog
-from bot.state import state_engine
-from evals.harness.cases import Case, load_cases
-from evals.harness.config import EvalConfig, Harness
-from evals.harness.drift import DAY, drift_alert, monitor
-from evals.harness.gate import check_gate, make_baseline
-from evals.harness.runner import run_cases, score_answer
-from evals.harness.runs import make_run, run_results
+from bot.evaluation.cases import Case, load_cases
+from bot.evaluation.config import EvalConfig, Harness
+from bot.evaluation.drift import DAY, drift_alert, monitor
+from bot.evaluation.gate import check_gate, make_baseline
+from bot.evaluation.runner import run_cases, score_answer
+from bot.evaluation.runs import make_run, run_results
+from infra.state import state_engine
 from knowledge.hashing import HashingEmbedder
 
 FAST = {"metrics", "logs", "traces", "alerts", "changes", "conversation", "injection",

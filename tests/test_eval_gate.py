@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from evals.harness.gate import check_gate, make_baseline
-from evals.harness.runner import CaseResult, summarize
-from evals.harness.runs import compare_runs
+from bot.evaluation.gate import check_gate, make_baseline
+from bot.evaluation.runner import CaseResult, summarize
+from bot.evaluation.runs import compare_runs
 
 
 def result(case_id: str, capability: str, ok: bool) -> CaseResult:

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from evals.harness import scorers as sc
-from evals.harness.judges import JudgeVerdict, judge_mean, parse_judge_score
+from bot.evaluation import scorers as sc
+from bot.evaluation.judges import JudgeVerdict, judge_mean, parse_judge_score
 
 
 def test_routing_and_tools():

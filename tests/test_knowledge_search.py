@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bot.cli_kb import kb_app
+from bot.cli.kb import kb_app
 from knowledge.corpus import demo_documents
 from knowledge.hashing import HashingEmbedder
 from knowledge.ingest import ingest_documents
@@ -198,7 +198,7 @@ def test_cli_search_on_empty_store_says_seed(cli: CliRunner) -> None:
 
 
 def test_a_never_seeded_local_store_is_empty_without_opening_chroma(tmp_path: Path) -> None:
-    from bot.settings import load_settings
+    from infra.settings import load_settings
 
     kb = KnowledgeBase.from_settings(load_settings(data_dir=tmp_path / "data",
                                                    cache_dir=tmp_path / "cache"))

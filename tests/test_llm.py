@@ -77,7 +77,7 @@ def test_fake_chat_model_drives_the_loop():
                                    "args": {"services": ["checkout"], "level": "ERROR", **w}}]),
         AIMessage("Checkout logs errors."),
     ])
-    copilot = build_llm_copilot(runtime, llm_settings(), model=model)
+    copilot = build_llm_copilot(runtime.copilot, llm_settings(), model=model)
     answer = ask(copilot, runtime, "error logs of checkout")
     assert answer.mode == "llm" and answer.tools == ["search_logs"]
     assert answer.intent == "logs" and answer.evidence
@@ -297,9 +297,10 @@ def test_follow_ups_carry_history_as_untrusted_data():
 def test_mode_switch_and_cli_errors():
     from typer.testing import CliRunner
 
+    from bot.app import apply_mode
     from bot.cli import app
     from bot.copilot import Copilot
-    from bot.llm.copilot import LLMCopilot, apply_mode
+    from bot.llm.copilot import LLMCopilot
 
     runtime = runtime_with()
     settings = llm_settings()

@@ -11,7 +11,7 @@ import pytest
 from bot.grounding import ungrounded_numbers
 from bot.llm.redaction import Redactor
 from bot.llm.replay import Call, Reply
-from bot.settings import LLMSettings, SettingsError
+from infra.settings import LLMSettings, SettingsError
 from tests.llm_support import (
     PlantedLogs,
     ask,
@@ -166,7 +166,7 @@ def test_redaction_off_sends_the_data_as_is():
 
 
 def test_settings_from_the_environment(monkeypatch):
-    from bot.settings import load_settings
+    from infra.settings import load_settings
 
     monkeypatch.setenv("OPSCOPILOT_LLM__PROVIDER", "ollama")
     monkeypatch.setenv("OPSCOPILOT_LLM__MODEL", "qwen2.5:7b")

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from bot.answer import Question
 from bot.app import build_runtime
-from bot.audit import AuditLog
 from bot.cli import app
-from bot.state import state_engine
+from infra.audit import AuditLog
+from infra.state import state_engine
 from tools.anomaly.models import MODEL_NAME, sandbox_training
 from tools.anomaly.refit import RefitJob, parse_duration
 from tools.anomaly.registry import ModelError, ModelRegistry
@@ -224,7 +224,7 @@ def test_refit_skips_short_data_and_claims_each_period_once(settings, tmp_path):
     _save(registry, _fitted(6.0))
     claimed: set[str] = set()
 
-    def claim(key: str) -> bool:  # what bot.slack.dedupe.Claims does across replicas
+    def claim(key: str) -> bool:  # what infra.claims.Claims does across replicas
         if key in claimed:
             return False
         claimed.add(key)
@@ -257,7 +257,7 @@ def test_refit_cli_and_bad_input(tmp_path, monkeypatch):
     _save(registry, _fitted(7.0))
     assert runner.invoke(app, ["model", "promote", MODEL_NAME]).exit_code == 0
     assert runner.invoke(app, ["model", "rollback", MODEL_NAME]).exit_code == 0
-    from bot.settings import load_settings
+    from infra.settings import load_settings
 
     entries = AuditLog.from_settings(load_settings()).entries(subject=MODEL_NAME)
     assert [(e.action, e.details.get("current")) for e in entries] == [

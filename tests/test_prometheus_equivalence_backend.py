@@ -10,11 +10,11 @@ import pytest
 
 from bot.answer import Answer, Question
 from bot.app import build_runtime
-from bot.settings import load_settings
+from infra.settings import load_settings
 from tests.servers import backfilled_prometheus, needs
 from tools.backends.prometheus import PrometheusBackend
-from tools.backends.sandbox import SandboxBackend
 from tools.catalog import METRICS
+from tools.sandbox.backend import SandboxBackend
 from tools.sandbox.simulator import Sandbox
 
 pytestmark = needs("prometheus", "promtool", package="prometheus")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from evals.rca_cases import make_case
 from tools.rca.baselines import baro, nsigma, services_in_order
-from tools.rca.cases import make_case
 from tools.rca.errors import RcaInputError
 from tools.rca.model import ChangeRecord, LogTemplateRecord, RcaInput
 from tools.rca.rank import rank_causes

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from bot.cli import app
-from tools.rca.cases import make_case
+from evals.rca_cases import make_case
 from tools.rca.errors import RcaInputError
 from tools.rca.graph import load_graph, parse_graph
 from tools.rca.table import read_signal_csv, split_column, write_signal_csv

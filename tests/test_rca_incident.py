@@ -8,9 +8,9 @@ from bot.composer import compose
 from bot.grounding import ungrounded_numbers
 from bot.planner import enrichment_calls, make_plan
 from tests.conftest import SHOP
-from tools.backends.sandbox import SandboxBackend
 from tools.base import ToolRegistry, ToolStatus
 from tools.incident import IncidentContext
+from tools.sandbox.backend import SandboxBackend
 from tools.sandbox.simulator import load_sandbox
 
 TOOLS = {"incident_context", "detect_metric_anomalies", "search_logs", "recent_changes",

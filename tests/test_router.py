@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.entities import EmptyQuestion, UnknownService
+from bot.answer import EmptyQuestion, UnknownService
 from bot.intent_model import IntentModel, fit_intent_model
 from bot.router import DEFAULT_UTTERANCES, INTENTS, Router, cached_embeddings, load_utterances
 from evals.router_accuracy import holdout_report

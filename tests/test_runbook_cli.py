@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import create_engine, update
 from typer.testing import CliRunner
 
-from bot.audit import AuditRow
 from bot.cli import app
+from infra.audit import AuditRow
 from tools.runbooks.policy import Policy
 
 POLICY = """

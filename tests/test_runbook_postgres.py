@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import update
 
-from bot.audit import AuditLog, AuditRow
-from bot.state import state_engine
+from infra.audit import AuditLog, AuditRow
+from infra.state import state_engine
 from tests.runbook_support import POLICY, FakeClock, library
 from tests.servers import PostgresServer, needs
 from tools.runbooks.policy import Policy, PolicyModel

@@ -15,10 +15,10 @@ from langchain_core.messages import AIMessage, HumanMessage
 from bot.answer import Answer, Question
 from bot.answer_log import AnswerLog
 from bot.llm.redaction import Redactor
-from bot.settings import load_settings
 from bot.slack.blocks import answer_blocks, fallback_text, redact_blocks
-from bot.state import state_engine
 from infra.redact import redact
+from infra.settings import load_settings
+from infra.state import state_engine
 from knowledge.documents import Document
 from knowledge.hashing import HashingEmbedder
 from knowledge.ingest import ingest_documents

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from infra.settings import SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)

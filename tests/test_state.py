@@ -11,7 +11,7 @@ from sqlalchemy import Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.state import Base, database_url, ensure_tables, session_factory, state_engine
+from infra.state import Base, database_url, ensure_tables, session_factory, state_engine
 from tests.servers import PostgresServer, needs
 
 

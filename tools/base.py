@@ -74,6 +74,10 @@ class Finding:
     unit: str = ""
     since: int | None = None  # unix seconds when it started, when known
     evidence: list[str] = field(default_factory=list)  # Evidence ids
+    # What the finding is about, in its own words, for code that reuses it (never parse `text`):
+    # a change's description, an alert's name, a log finding's template, a root cause's reasons.
+    detail: str = ""
+    change: str = ""  # a root cause's deploy or config change near the onset, when it has one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -51,7 +51,7 @@ class RecentChanges:
             by = f" by {c.author}" if c.author else ""  # "who shipped what?"
             findings.append(Finding("change", c.service,
                                     f"{kind} at {fmt_time(c.ts)}{by}: {c.description}",
-                                    0.5, since=c.ts, evidence=[ev.id]))
+                                    0.5, since=c.ts, evidence=[ev.id], detail=c.description))
         return ToolResult(self.name, ToolStatus.OK,
                           f"{len(changes)} changes in {window}", findings, evidence,
                           data={"changes": len(changes)})
@@ -113,7 +113,8 @@ class FiringAlerts:
                                         f"{a.name} ({a.severity}) on {a.service} since "
                                         f"{fmt_time(a.starts_at)}: {a.summary}",
                                         score, since=a.starts_at,
-                                        evidence=[ev.id] + ([group_ev.id] if group_ev else [])))
+                                        evidence=[ev.id] + ([group_ev.id] if group_ev else []),
+                                        detail=a.name))
         summary = f"{len(alerts)} alerts firing at {fmt_time(params.at)}"
         if len(alerts) > 1:
             summary += (f", in {len(groups)} group{'s' if len(groups) > 1 else ''} of related "

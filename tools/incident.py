@@ -144,7 +144,7 @@ class IncidentContext:
                 if len(series.values) == len(timestamps) and np.array_equal(series.timestamps,
                                                                             timestamps):
                     signals[(service, metric)] = series.values
-        changes = [ChangeRecord(f.since, f.service, "change", f.text.split(": ", 1)[-1])
+        changes = [ChangeRecord(f.since, f.service, "change", f.detail)
                    for f in findings if f.kind == "change" and f.since is not None]
         without_logs = ""
         try:
@@ -220,5 +220,7 @@ def cause_findings(result: RcaResult, source: str) -> tuple[list[Finding], list[
         metric = f" ({c.metric})" if c.metric else ""
         findings.append(Finding("root_cause", c.service,
                                 f"{c.service}{metric}: {'; '.join(c.reasons)}", c.score,
-                                metric=c.metric, since=result.first_anomaly, evidence=[ev_id]))
+                                metric=c.metric, since=result.first_anomaly, evidence=[ev_id],
+                                detail="; ".join(c.reasons),
+                                change=c.changes[0].description if c.changes else ""))
     return findings, evidence

@@ -162,7 +162,7 @@ class SearchLogs:
                 score = min(1.0, errors / (10 * max(expected, 1.0))) if unusual else 0.1
                 findings.append(Finding("log_errors", service, text, score,
                                         value=float(errors), since=since,
-                                        evidence=[ev.id]))
+                                        evidence=[ev.id], detail=main.template))
             if warnings:  # GC pauses, slow requests: said, below the errors
                 warn = next(t for t in grouped if t.level == "WARN")
                 values.update(warn_template=warn.template, warn_count=warn.count,
@@ -172,7 +172,7 @@ class SearchLogs:
                     f"{service} logged {warnings} WARN lines in {fmt_duration(span_s)}; most "
                     f"common: \"{warn.template}\" ({warn.count} times, first at "
                     f"{fmt_time(warn.first)})", 0.05, value=float(warnings),
-                    evidence=[ev.id]))
+                    evidence=[ev.id], detail=warn.template))
         findings.sort(key=lambda f: -f.score)
         total = len(result.lines)
         more = " (truncated)" if result.truncated else ""

@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from tools.analysis import BASELINE_SECONDS, CURRENT_SECONDS, Comparison, compare_to_baseline
+from tools.anomaly.analysis import (
+    BASELINE_SECONDS,
+    CURRENT_SECONDS,
+    Comparison,
+    compare_to_baseline,
+)
 from tools.backends import MetricsBackend, Series
 from tools.base import Evidence, Finding, ToolResult, ToolStatus
 from tools.catalog import GOLDEN_SIGNALS, METRICS

@@ -9,11 +9,10 @@ from typing import ClassVar
 import numpy as np
 from pydantic import BaseModel, Field
 
-from tools.backends import TracesBackend
+from tools.backends import Trace, TracesBackend
 from tools.base import Evidence, Finding, ToolResult, ToolStatus
 from tools.formatting import fmt_window
 from tools.metrics import Window
-from tools.sandbox.model import Trace
 
 TRACE_LIMIT = 200
 TOP_OPERATIONS = 5

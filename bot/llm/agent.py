@@ -31,7 +31,7 @@ from bot.llm.guardrails import looks_like_instructions, untrusted
 from bot.llm.progress import Progress, ProgressEvent, emit
 from bot.llm.redaction import Redactor
 from bot.llm.toolkit import Toolset, render_result
-from bot.settings import LLMSettings
+from infra.settings import LLMSettings
 from tools.base import ToolRegistry, ToolResult, ToolStatus
 
 if TYPE_CHECKING:

@@ -3,7 +3,8 @@ model planning the tool calls and writing the summary, and the deterministic ans
 
 The findings, evidence, root causes, charts and suggestions come from the tool results through the
 same composer as the deterministic mode; only the summary is the model's, checked against the
-evidence. Build it with `build_llm_copilot(runtime, settings)`; `apply_mode` switches a runtime.
+evidence. Build it with `build_llm_copilot(runtime.copilot, settings)`; `bot.app.apply_mode`
+switches a runtime.
 """
 
 from __future__ import annotations
@@ -26,14 +27,12 @@ from bot.llm.redaction import Redactor
 from bot.llm.toolkit import Toolset
 from bot.planner import INTENT_TOOLS, Plan, ToolCall
 from bot.router import Route, Router
-from bot.settings import Settings
+from infra.settings import Settings
 from tools.backends import TopologySource
 from tools.base import ToolRegistry
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
-
-    from bot.app import Runtime
 
 log = logging.getLogger(__name__)
 HISTORY_TURNS = 3
@@ -213,11 +212,11 @@ class LLMCopilot(Copilot):
                 conversation.window = answer.window
 
 
-def build_llm_copilot(runtime: Runtime, settings: Settings, *, model: BaseChatModel | None = None,
+def build_llm_copilot(base: Copilot, settings: Settings, *, model: BaseChatModel | None = None,
                       transport: Any = None, progress: Progress | None = None) -> LLMCopilot:
-    """LLM mode over the runtime's router, tools and topology; the provider from settings.
-    Raises `SettingsError` (naming the variable) when the LLM settings cannot work."""
-    base = runtime.copilot
+    """LLM mode over `base`'s router, tools and topology (`base` is a runtime's copilot); the
+    provider from settings. Raises `SettingsError` (naming the variable) when the LLM settings
+    cannot work."""
     if isinstance(base, LLMCopilot) and model is None and transport is None:
         if progress is not None:
             base.progress = progress
@@ -227,20 +226,6 @@ def build_llm_copilot(runtime: Runtime, settings: Settings, *, model: BaseChatMo
 
         model = build_chat_model(settings.llm, transport)
     return LLMCopilot(base.router, base.registry, base.topology, settings, model, progress)
-
-
-def apply_mode(runtime: Runtime, settings: Settings, mode: str | None = None,
-               progress: Progress | None = None) -> None:
-    """Set `runtime.copilot` for `mode` (default: settings.mode): the CLI's --mode switch."""
-    chosen = mode or settings.mode
-    if chosen not in ("deterministic", "llm"):
-        from bot.settings import SettingsError
-
-        raise SettingsError(f"--mode {chosen!r}: choose deterministic or llm")
-    if chosen == "llm":
-        runtime.copilot = build_llm_copilot(runtime, settings, progress=progress)
-    elif isinstance(runtime.copilot, LLMCopilot):
-        runtime.copilot = runtime.copilot.deterministic
 
 
 def answer_with_progress(copilot: Copilot, question: Question,

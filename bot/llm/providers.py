@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from bot.settings import LLMSettings, SettingsError
+from infra.settings import LLMSettings, SettingsError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from bot.settings import LLMSettings, SettingsError
 from infra.redact import redact
+from infra.settings import LLMSettings, SettingsError
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage

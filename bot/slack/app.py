@@ -26,11 +26,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.incidents import IncidentStore
-from bot.settings import Settings, SettingsError
 from bot.slack.context import Answerer, SlackBot
-from bot.slack.dedupe import Claims
 from bot.slack.records import Records
 from bot.slack.threads import ThreadStore
+from infra.claims import Claims
+from infra.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -73,7 +73,7 @@ def build_bot(settings: Settings, runtime: Runtime, *, oncall: OnCallSource | No
     """The listeners' context from settings and a built copilot runtime."""
     from bot.oncall import oncall_source
     from bot.slack.approvals import runbook_engine
-    from tools.backends.sandbox import SandboxBackend
+    from tools.sandbox.backend import SandboxBackend
 
     backends = getattr(runtime, "backends", None)  # Prometheus or the sandbox: charts' series
     metrics = backends.metrics if backends is not None else (

@@ -12,11 +12,11 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.settings import Settings
 from bot.slack import incident_flow
 from bot.slack.blocks import FEEDBACK_HELPFUL, FEEDBACK_UNHELPFUL, RUNBOOK_PLAN, escape
 from bot.slack.cards import INCIDENT_ACK
 from bot.slack.context import SlackBot
+from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 

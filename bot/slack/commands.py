@@ -14,8 +14,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.answer import Question
-from bot.entities import QuestionError
+from bot.answer import Question, QuestionError
 from bot.incidents import IncidentError, parse_declare
 from bot.oncall import OnCallError, describe
 from bot.slack import incident_flow

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.answer import Answer, Question
 from bot.copilot import Conversation
-from bot.settings import Settings
-from bot.slack.dedupe import Claims
 from bot.slack.records import Records
 from bot.slack.threads import ThreadStore
+from infra.claims import Claims
+from infra.settings import Settings
 
 if TYPE_CHECKING:
     from bot.incidents import IncidentStore

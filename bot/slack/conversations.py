@@ -14,9 +14,8 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.answer import Answer, Question
+from bot.answer import Answer, Question, QuestionError
 from bot.copilot import Conversation
-from bot.entities import QuestionError
 from bot.slack.blocks import (
     answer_blocks,
     fallback_text,
@@ -24,8 +23,8 @@ from bot.slack.blocks import (
     split_blocks,
     strip_mentions,
 )
-from bot.slack.charts import series_png
 from bot.slack.context import SlackBot
+from infra.charts import series_png
 from infra.redact import redact
 
 log = logging.getLogger(__name__)

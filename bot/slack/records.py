@@ -1,5 +1,5 @@
 """Where the Slack adapter records what it did: answers and feedback (bot/answer_log.py, read by
-the eval drift monitor) and every action (bot/audit.py, append-only, hash-chained)."""
+the eval drift monitor) and every action (infra/audit.py, append-only, hash-chained)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from bot.answer import Answer, Question
-from bot.settings import Settings
+from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ class Records:
 
     def __init__(self, settings: Settings) -> None:
         from bot.answer_log import AnswerLog
-        from bot.audit import AuditLog
+        from infra.audit import AuditLog
 
         self.answer_log = AnswerLog.from_settings(settings)
         self.audit_log = AuditLog.from_settings(settings)

@@ -15,9 +15,9 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.settings import Settings
 from bot.slack.blocks import Block, button, context, escape, fallback_text, redact_blocks, section
 from bot.slack.context import SlackBot
+from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 

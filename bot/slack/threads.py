@@ -13,8 +13,8 @@ from sqlalchemy import Float, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.copilot import Conversation
-from bot.settings import Settings
-from bot.state import Base, ensure_tables, session_factory, state_engine
+from infra.settings import Settings
+from infra.state import Base, ensure_tables, session_factory, state_engine
 
 MAX_THREADS = 5000
 

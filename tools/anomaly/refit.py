@@ -24,7 +24,7 @@ from tools.anomaly.registry import ModelError, ModelRegistry
 from tools.periodic import Periodic
 
 if TYPE_CHECKING:
-    from bot.audit import AuditLog
+    from infra.audit import AuditLog
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from sqlalchemy import Boolean, Engine, Float, Integer, String, Text, delete, fu
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.state import Base, session_factory
+from infra.state import Base, session_factory
 
 if TYPE_CHECKING:
     from tools.anomaly.robust import RobustConfig
@@ -78,8 +78,9 @@ class Judgement:
 
 def judge(metric: str, timestamps: np.ndarray, values: np.ndarray, window_start: int,
           window_end: int, direction: str, config: RobustConfig | None) -> Judgement:
-    """Score a series the way the copilot's metric tools do (`tools.analysis.detector_events`)."""
-    from tools.analysis import detector_events, first_onset
+    """Score a series the way the copilot's metric tools do
+    (`tools.anomaly.analysis.detector_events`)."""
+    from tools.anomaly.analysis import detector_events, first_onset
 
     started = time.perf_counter()
     ts, vs = np.asarray(timestamps, dtype=float), np.asarray(values, dtype=float)

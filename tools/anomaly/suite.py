@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tools.analysis import MIN_RELATIVE_CHANGE
+from tools.anomaly.analysis import MIN_RELATIVE_CHANGE
 from tools.anomaly.events import extract_events, runs
 from tools.anomaly.robust import RobustConfig, score_series
 from tools.catalog import METRICS

@@ -1,6 +1,6 @@
 """Where telemetry comes from: one small protocol per kind of backend.
 
-The sandbox implements all of them (`tools.backends.sandbox`); real systems implement the same
+The sandbox implements all of them (`tools.sandbox.backend`); real systems implement the same
 protocols: `prometheus` (metrics), `alertmanager` (alerts from Alertmanager and Prometheus),
 `loki` (logs), `jaeger` and `tempo` (traces), `change_store` + `webhook` (deploy and change
 events CI/CD posts), `topology` (a service graph file, merged with what traces and backends
@@ -15,9 +15,28 @@ from typing import Protocol
 
 import numpy as np
 
-from tools.sandbox.model import Span, Trace
 
-__all__ = ["Span", "Trace"]  # the trace format every trace backend returns
+# The trace format every trace backend returns.
+@dataclass(frozen=True)
+class Span:
+    trace_id: str
+    span_id: str
+    parent_id: str  # "" for the root span
+    service: str
+    operation: str
+    start_ms: float  # unix milliseconds
+    duration_ms: float
+    error: bool = False
+
+
+@dataclass(frozen=True)
+class Trace:
+    trace_id: str
+    spans: tuple[Span, ...]
+
+    @property
+    def root(self) -> Span:
+        return next(s for s in self.spans if not s.parent_id)
 
 
 @dataclass
@@ -121,6 +140,12 @@ class TopologySource(Protocol):
     def dependencies(self, service: str) -> list[str]: ...
 
     def callers(self, service: str) -> list[str]: ...
+
+
+class EveryBackend(MetricsBackend, LogsBackend, ChangesBackend, AlertsBackend, TracesBackend,
+                   TopologySource, Protocol):
+    """One backend serving every seam: the sandbox (`tools.sandbox.backend`), which fills the
+    seams no real backend is configured for."""
 
 
 def downstream(topology: TopologySource, service: str) -> list[str]:

@@ -1,5 +1,5 @@
 """Deploy and config-change events that CI/CD posted to the webhook receiver, kept in the state
-database (`bot.state`), and served to the changes tool as a `ChangesBackend`.
+database (`infra.state`), and served to the changes tool as a `ChangesBackend`.
 
 `ChangeEventIn` is the body the receiver accepts (docs/backends.md); `ChangeStore.add` writes one
 event in its own transaction, so an acknowledged event is on disk. An event posted twice with
@@ -18,7 +18,7 @@ from sqlalchemy import BigInteger, Engine, Integer, String, Text, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.state import Base, ensure_tables, session_factory
+from infra.state import Base, ensure_tables, session_factory
 from tools.backends import Change
 
 MAX_SKEW_S = 300  # an event from the future beyond this is a clock or unit mistake

@@ -11,6 +11,7 @@ from tools.backends import (
     AlertsBackend,
     Change,
     ChangesBackend,
+    EveryBackend,
     FiringAlert,
     LogQueryResult,
     LogsBackend,
@@ -20,7 +21,6 @@ from tools.backends import (
     Trace,
     TracesBackend,
 )
-from tools.backends.sandbox import SandboxBackend
 from tools.base import BackendError
 
 HINTS = {
@@ -82,7 +82,7 @@ class Backends:
     changes_source: ChangesBackend
     alerts: AlertsBackend
     topology: TopologySource
-    sandbox: SandboxBackend | None = None
+    sandbox: EveryBackend | None = None
     unconfigured: list[str] = field(default_factory=list)
     source: str = field(init=False)  # the metrics backend's, for tools given the whole bundle
 
@@ -90,7 +90,7 @@ class Backends:
         self.source = self.metrics.source
 
     @classmethod
-    def from_sandbox(cls, sandbox: SandboxBackend) -> Backends:
+    def from_sandbox(cls, sandbox: EveryBackend) -> Backends:
         return cls(sandbox, sandbox, sandbox, sandbox, sandbox, sandbox, sandbox)
 
     # -- TopologySource

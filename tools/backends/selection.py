@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING
 import httpx
 from pydantic import SecretStr
 
-from tools.backends import AlertsBackend, ChangesBackend, LogsBackend, MetricsBackend, TracesBackend
+from tools.backends import (
+    AlertsBackend,
+    ChangesBackend,
+    EveryBackend,
+    LogsBackend,
+    MetricsBackend,
+    TracesBackend,
+)
 from tools.backends.alertmanager import AlertmanagerBackend, CombinedAlerts, PrometheusAlertsBackend
 from tools.backends.http import Breaker
 from tools.backends.jaeger import JaegerBackend
@@ -32,7 +39,6 @@ from tools.backends.prometheus import (
     PrometheusBackend,
     load_templates,
 )
-from tools.backends.sandbox import SandboxBackend
 from tools.backends.seams import HINTS, Backends, NotConfigured, Unconfigured
 from tools.backends.tempo import TempoBackend
 from tools.backends.topology import DiscoveredTopology, StaticTopology, load_topology_file
@@ -44,7 +50,7 @@ __all__ = ["HINTS", "Backends", "NotConfigured", "Unconfigured", "select_backend
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from bot.settings import Settings
+    from infra.settings import Settings
 
 DEPENDENCY_LOOKBACK_S = 24 * 3600
 
@@ -78,7 +84,7 @@ def http_client(timeout_s: float, token: SecretStr | None,
     return httpx.Client(headers=headers, timeout=timeout_s, transport=transport)
 
 
-def select_backends(settings: Settings, sandbox: SandboxBackend | None = None,
+def select_backends(settings: Settings, sandbox: EveryBackend | None = None,
                     transport: httpx.BaseTransport | None = None,
                     engine: Engine | None = None,
                     clock: Callable[[], float] = time.time) -> Backends:
@@ -93,7 +99,7 @@ def select_backends(settings: Settings, sandbox: SandboxBackend | None = None,
     fill = sandbox if sandbox is not None else None
     missing: list[str] = []
 
-    def fallback(seam: str) -> Unconfigured | SandboxBackend:
+    def fallback(seam: str) -> Unconfigured | EveryBackend:
         if fill is not None:
             return fill
         missing.append(seam)
@@ -154,7 +160,7 @@ def select_backends(settings: Settings, sandbox: SandboxBackend | None = None,
 
     changes: ChangesBackend
     if settings.events.enabled:
-        from bot.state import state_engine
+        from infra.state import state_engine
         from tools.backends.change_store import ChangeStore
 
         changes = ChangeStore(engine if engine is not None else state_engine(settings))
@@ -165,7 +171,7 @@ def select_backends(settings: Settings, sandbox: SandboxBackend | None = None,
     return Backends(metrics, logs, traces, changes, alerts, topology, fill, missing)
 
 
-def _topology(settings: Settings, sandbox: SandboxBackend | None,
+def _topology(settings: Settings, sandbox: EveryBackend | None,
               prometheus: PrometheusBackend | None, loki: LokiBackend | None,
               tracer: JaegerBackend | TempoBackend | None) -> DiscoveredTopology:
     graph: dict[str, list[str]] = {}

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.audit import AuditLog
-from bot.state import state_engine
+from infra.audit import AuditLog
+from infra.state import state_engine
 from tools.runbooks.engine import Target
 from tools.runbooks.loader import RunbookLibrary
 from tools.runbooks.policy import Policy
@@ -16,7 +16,7 @@ from tools.runbooks.seams import PrometheusReader, SubprocessExecutor, WallClock
 from tools.runbooks.service import RunbookService
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from infra.settings import Settings
     from tools.runbooks.sandbox_target import SandboxWorld
 
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.audit import AuditLog
-from bot.state import ensure_tables, session_factory
+from infra.audit import AuditLog
+from infra.state import ensure_tables, session_factory
 from tools.runbooks.engine import Engine as StepEngine
 from tools.runbooks.engine import StepOutcome, Target
 from tools.runbooks.errors import NotAllowed, ParameterError, RequestStateError
@@ -31,7 +31,7 @@ from tools.runbooks.store import ApprovalRow, RequestRow, StepRow, claim
 from tools.runbooks.views import ApprovalView, RequestView, RunResult
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from infra.settings import Settings
 
 RUNNABLE = ("pending", "paused")
 FINISHED = ("succeeded", "failed", "cancelled")

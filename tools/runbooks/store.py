@@ -1,5 +1,5 @@
 """State tables for runbook requests, approvals, step results and idempotency keys, on the
-shared state `Base` (bot/state.py): SQLite by default, PostgreSQL by URL.
+shared state `Base` (infra/state.py): SQLite by default, PostgreSQL by URL.
 
 A request is run at most once: `claim()` moves it to `running` with one conditional UPDATE, so of
 two concurrent runs only one sees a changed row. An idempotency key is a primary key, so a
@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.state import Base
+from infra.state import Base
 
 
 class RequestRow(Base):

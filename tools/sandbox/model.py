@@ -53,28 +53,6 @@ class LogRecord:
 
 
 @dataclass(frozen=True)
-class Span:
-    trace_id: str
-    span_id: str
-    parent_id: str  # "" for the root span
-    service: str
-    operation: str
-    start_ms: float  # unix milliseconds
-    duration_ms: float
-    error: bool = False
-
-
-@dataclass(frozen=True)
-class Trace:
-    trace_id: str
-    spans: tuple[Span, ...]
-
-    @property
-    def root(self) -> Span:
-        return next(s for s in self.spans if not s.parent_id)
-
-
-@dataclass(frozen=True)
 class ChangeEvent:
     ts: int
     service: str

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tools.backends import Trace
 from tools.catalog import METRICS
 from tools.sandbox import alerts as alert_rules
 from tools.sandbox.errors import UnknownSeries
 from tools.sandbox.events import change_events
 from tools.sandbox.logs import LogGenerator
-from tools.sandbox.model import AffectedMetric, Alert, ChangeEvent, GroundTruth, LogRecord, Trace
+from tools.sandbox.model import AffectedMetric, Alert, ChangeEvent, GroundTruth, LogRecord
 from tools.sandbox.scenario import Scenario, load_scenario, resolve_path
 from tools.sandbox.signals import LATENCY, ShopSignals, clean_signals, metric_names
 from tools.sandbox.traces import TraceGenerator

@@ -15,8 +15,8 @@ import random
 import zlib
 from typing import TYPE_CHECKING
 
+from tools.backends import Span, Trace
 from tools.sandbox.log_templates import METHODS
-from tools.sandbox.model import Span, Trace
 
 if TYPE_CHECKING:
     from tools.sandbox.simulator import Sandbox

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from evals.harness.scorers import mean
+from bot.evaluation.scorers import mean
 
 FAITHFULNESS_PROMPT = """You check an on-call assistant's answer against its evidence.
 Evidence:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli_common import UsageError, out, user_errors
+from bot.cli.common import UsageError, out, user_errors
 
 if TYPE_CHECKING:
     from tools.runbooks.plan import Plan
@@ -53,7 +53,7 @@ def _errors() -> Iterator[None]:
 
 
 def _service(scenario: str | None = None) -> RunbookService:
-    from bot.settings import load_settings
+    from infra.settings import load_settings
     from tools.runbooks.build import build_service
 
     return build_service(load_settings(), scenario=scenario)
@@ -163,7 +163,7 @@ def propose(question: Annotated[str, typer.Argument()] = "what is wrong right no
     with _errors():
         from bot.answer import Question
         from bot.app import build_runtime
-        from bot.settings import load_settings
+        from infra.settings import load_settings
         from tools.runbooks.propose import IncidentContext
         from tools.runbooks.propose import propose as rank
         from tools.runbooks.sandbox_target import SandboxWorld
@@ -271,8 +271,8 @@ def status(request_id: Annotated[str | None, typer.Argument()] = None, limit: in
 def verify() -> None:
     """Check the hash chain; exit 1 naming each edited, removed or reordered entry."""
     with _errors():
-        from bot.audit import AuditLog
-        from bot.settings import load_settings
+        from infra.audit import AuditLog
+        from infra.settings import load_settings
 
         result = AuditLog.from_settings(load_settings()).verify()
         if result.ok:
@@ -289,8 +289,8 @@ def show_audit(subject: str | None = None, limit: int = 50, as_json: JsonOpt = F
     with _errors():
         from dataclasses import asdict
 
-        from bot.audit import AuditLog
-        from bot.settings import load_settings
+        from infra.audit import AuditLog
+        from infra.settings import load_settings
 
         entries = AuditLog.from_settings(load_settings()).entries(subject, limit)
         _emit([asdict(e) for e in entries], as_json, lambda: _lines([

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_common import UsageError, err, out, user_errors
+from bot.cli.common import UsageError, err, out, user_errors
 
 events_app = typer.Typer(no_args_is_help=True,
                          help="Deploy and config-change events posted by CI/CD.")
@@ -32,8 +32,8 @@ def events_serve(
     """Receive events over HTTP (POST /events) and store them in the state database."""
     import logging
 
-    from bot.settings import load_settings
-    from bot.state import state_engine
+    from infra.settings import load_settings
+    from infra.state import state_engine
     from tools.backends.change_store import ChangeStore
     from tools.backends.webhook import EventServer
 
@@ -68,8 +68,8 @@ def events_list(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """List the stored events, oldest first."""
-    from bot.settings import load_settings
-    from bot.state import state_engine
+    from infra.settings import load_settings
+    from infra.state import state_engine
     from tools.backends.change_store import ChangeStore
     from tools.formatting import fmt_datetime
 

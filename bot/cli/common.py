@@ -25,8 +25,8 @@ class UsageError(ValueError):
 def user_errors() -> Iterator[None]:
     """Errors a person can fix (a bad question, time, scenario, document, store or setting):
     one line on stderr and exit code 2, never a traceback."""
-    from bot.entities import QuestionError
-    from bot.settings import SettingsError
+    from bot.answer import QuestionError
+    from infra.settings import SettingsError
     from knowledge.documents import DocumentError
     from knowledge.store import StoreError
     from tools.sandbox.scenario import ScenarioError

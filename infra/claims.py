@@ -15,8 +15,8 @@ from sqlalchemy import Float, String, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.settings import Settings
-from bot.state import Base, ensure_tables, session_factory, state_engine
+from infra.settings import Settings
+from infra.state import Base, ensure_tables, session_factory, state_engine
 
 KEEP_SECONDS = 24 * 3600
 PRUNE_EVERY = 500

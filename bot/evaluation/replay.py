@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.answer_log import LoggedAnswer
-from evals.harness.cases import CASES_DIR, Case, Expect, write_case
+from bot.evaluation.cases import CASES_DIR, Case, Expect, write_case
 
 
 def draft_id(question: str) -> str:

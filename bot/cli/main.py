@@ -19,18 +19,20 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from bot.cli_anomaly import mount_anomaly_cli
-from bot.cli_common import UsageError, err, escape, out, user_errors
-from bot.cli_eval import eval_app
-from bot.cli_events import events_app
-from bot.cli_kb import kb_app
-from bot.cli_rca import rca
-from bot.cli_runbook import mount as mount_runbook_cli
-from bot.cli_slack import mount as mount_slack_cli
+from bot.cli import model as _model_commands  # noqa: F401  (`model shadow-report`, `refit`, ...)
+from bot.cli.anomaly import mount_anomaly_cli
+from bot.cli.common import UsageError, err, escape, out, user_errors
+from bot.cli.eval import eval_app
+from bot.cli.eval_ops import register as register_eval_ops
+from bot.cli.events import events_app
+from bot.cli.kb import kb_app
+from bot.cli.rca import rca
+from bot.cli.runbook import mount as mount_runbook_cli
+from bot.cli.slack import mount as mount_slack_cli
 
 if TYPE_CHECKING:
     from bot.app import Runtime
-    from bot.settings import Settings
+    from infra.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="opscopilot: an operations copilot for on-call teams.")
@@ -41,6 +43,7 @@ mount_anomaly_cli(app)  # `anomaly ...`, `logs ...`, `model ...`
 mount_runbook_cli(app)  # `runbook ...` and `audit ...`
 mount_slack_cli(app)  # `serve`, `incident ...`, `summary`, `oncall`
 app.command("rca")(rca)
+register_eval_ops(eval_app)  # `eval drift`, `replay`, `shadow`, `promote`, `rollback`
 app.add_typer(eval_app, name="eval")
 app.add_typer(events_app, name="events")
 
@@ -54,7 +57,7 @@ AtOpt = Annotated[str | None, typer.Option(
 
 
 def _settings() -> Settings:
-    from bot.settings import load_settings
+    from infra.settings import load_settings
 
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
@@ -81,11 +84,10 @@ def parse_at(value: str | None, default: datetime) -> datetime:
 
 
 def _runtime(settings: Settings, scenario: str | None, mode: str | None = None) -> Runtime:
-    from bot.app import build_runtime
+    from bot.app import apply_mode, build_runtime
 
     runtime = build_runtime(settings, scenario)
     if mode or settings.mode == "llm":  # LLM mode: bot/llm, docs/llm.md
-        from bot.llm.copilot import apply_mode
         from bot.llm.progress import terminal_progress
 
         apply_mode(runtime, settings, mode, progress=terminal_progress(err))
@@ -110,9 +112,8 @@ def ask(
     mode: ModeOpt = None,
 ) -> None:
     """Answer one question and exit."""
-    from bot.answer import Question
+    from bot.answer import EmptyQuestion, Question
     from bot.answer_log import log_answer
-    from bot.entities import EmptyQuestion
 
     with user_errors():
         if not question.strip():
@@ -139,10 +140,9 @@ def chat(scenario: ScenarioOpt = None, at: AtOpt = None, mode: ModeOpt = None) -
 
     Lines starting with / are commands: /at TIME, /json, /quit.
     """
-    from bot.answer import Question
+    from bot.answer import Question, QuestionError
     from bot.answer_log import log_answer
     from bot.copilot import Conversation
-    from bot.entities import QuestionError
     from bot.render import render_answer
 
     with user_errors():
@@ -366,7 +366,3 @@ def sandbox_export(
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

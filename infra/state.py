@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from infra.settings import Settings
 
 
 class Base(DeclarativeBase):

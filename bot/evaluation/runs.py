@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evals.harness.runner import SCORES, CaseResult, summarize
+from bot.evaluation.runner import SCORES, CaseResult, summarize
 
 
 class RunNotFound(LookupError):

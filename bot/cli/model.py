@@ -3,7 +3,7 @@
 `shadow-report` reads what the running copilot recorded while the shadow version judged the
 same series as the current one (tools/anomaly/shadow.py); `refit` and `refit-loop` save a new
 version as the shadow when the training data changed (tools/anomaly/refit.py), each outcome in
-the audit log. Registered on `model_app` of `bot.cli_anomaly` when the CLI is mounted.
+the audit log. Registered on `model_app` of `bot.cli.anomaly` when `bot.cli.main` imports it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli_anomaly import NameArg, _known, _model_errors, model_app
-from bot.cli_common import UsageError, out, user_errors
+from bot.cli.anomaly import NameArg, _known, _model_errors, model_app
+from bot.cli.common import UsageError, out, user_errors
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from infra.settings import Settings
     from tools.anomaly.models import TrainingData
 
 ScenarioOpt = Annotated[str, typer.Option(
@@ -38,7 +38,7 @@ def _source(scenario: str, window: str | None) -> Callable[[], TrainingData]:
 
 
 def _settings() -> Settings:
-    from bot.settings import load_settings
+    from infra.settings import load_settings
 
     return load_settings()
 
@@ -52,7 +52,7 @@ def model_shadow_report(
     """What the live shadow saw beside the current version: read it before `model promote`."""
     with user_errors(), _model_errors():
         _known(name)
-        from bot.state import state_engine
+        from infra.state import state_engine
         from tools.anomaly.registry import ModelError, ModelRegistry
         from tools.anomaly.shadow import ShadowStore, shadow_report
 
@@ -118,7 +118,7 @@ def model_refit(
     """Fit a new shadow version now, unless the training data are unchanged or too short."""
     with user_errors(), _model_errors():
         _known(name)
-        from bot.audit import AuditLog
+        from infra.audit import AuditLog
         from tools.anomaly.refit import RefitJob
         from tools.anomaly.registry import ModelRegistry
 
@@ -142,8 +142,8 @@ def model_refit_loop(
     """Refit once per period into the shadow (never promotes); runs until interrupted."""
     with user_errors(), _model_errors():
         _known(name)
-        from bot.audit import AuditLog
-        from bot.slack.dedupe import Claims
+        from infra.audit import AuditLog
+        from infra.claims import Claims
         from tools.anomaly.refit import RefitJob, parse_duration
         from tools.anomaly.registry import ModelRegistry
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals.harness.runner import SCORES, CaseResult, summarize
-from evals.harness.runs import run_results
+from bot.evaluation.cases import EVALS_DIR
+from bot.evaluation.runner import SCORES, CaseResult, summarize
+from bot.evaluation.runs import run_results
 
-BASELINE = Path(__file__).resolve().parent.parent / "baseline.json"
+BASELINE = EVALS_DIR / "baseline.json"
 # One case flips ~0.7 % of the overall scores; a capability has 3 to 30 cases.
 DEFAULT_TOLERANCE = {"overall": 0.02, "capability": 0.10}
 

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_common import UsageError, err, out, user_errors
+from bot.cli.common import UsageError, err, out, user_errors
 
 
 def rca(

@@ -1,6 +1,6 @@
 """`opscopilot eval ...`: run the eval cases, compare and report runs, gate on the baseline
 (here); watch production drift, replay logged questions into cases, shadow a candidate
-configuration and promote or roll it back (`bot.cli_eval_ops`). Mounted by `bot.cli` as
+configuration and promote or roll it back (`bot.cli.eval_ops`). Mounted by `bot.cli` as
 `app.add_typer(eval_app, name="eval")`.
 
 Heavy imports (numpy, sklearn, the router) happen inside commands. Input a person can fix ends
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli_common import UsageError, err, out, user_errors
+from bot.cli.common import UsageError, err, out, user_errors
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from infra.settings import Settings
 
 eval_app = typer.Typer(no_args_is_help=True,
                        help="Evaluate the copilot: cases, scores, regression gate, drift.")
@@ -33,13 +33,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 
 def _settings() -> Settings:
-    from bot.settings import load_settings
+    from infra.settings import load_settings
 
     return load_settings()
 
 
 def _config(name: str, pairs: list[str] | None) -> Any:
-    from evals.harness.config import EvalConfig
+    from bot.evaluation.config import EvalConfig
 
     try:
         return EvalConfig.parse(name, pairs or [])
@@ -49,8 +49,8 @@ def _config(name: str, pairs: list[str] | None) -> Any:
 
 def _run(settings: Settings, config: Any, tags: list[str], cases: list[str],
          quiet: bool, threads: int | None = None) -> dict[str, Any]:
-    from evals.harness.cases import CaseError
-    from evals.harness.suite import run_suite
+    from bot.evaluation.cases import CaseError
+    from bot.evaluation.suite import run_suite
 
     def progress(done: int, total: int, result: Any) -> None:
         if not quiet:
@@ -65,7 +65,7 @@ def _run(settings: Settings, config: Any, tags: list[str], cases: list[str],
 
 
 def _print_summary(run: dict[str, Any]) -> None:
-    from evals.harness.runner import SCORES
+    from bot.evaluation.runner import SCORES
 
     shown = [s for s in SCORES if s != "passed"]
     out.print(f"run {run['id']} · commit {run['git_commit'][:12]} · config "
@@ -102,7 +102,7 @@ def run_cmd(
         min=1, help="cap torch's threads (1 is steadier on a busy machine)")] = None,
 ) -> None:
     """Answer and score the eval cases; store the run with what produced it."""
-    from evals.harness.gate import (
+    from bot.evaluation.gate import (
         BASELINE,
         BaselineError,
         check_gate,
@@ -110,7 +110,7 @@ def run_cmd(
         make_baseline,
         save_baseline,
     )
-    from evals.harness.runs import RunStore, run_results
+    from bot.evaluation.runs import RunStore, run_results
 
     if gate is None:  # a subset's scores are not comparable with the whole suite's baseline
         gate = not (tag or case)
@@ -147,7 +147,7 @@ def compare_cmd(a: Annotated[str, typer.Argument(help="run id, prefix, 'previous
                 b: Annotated[str, typer.Argument(help="run id, prefix, 'latest' or file")],
                 as_json: JsonOpt = False) -> None:
     """Two stored runs side by side: every score, and the cases fixed or broken between them."""
-    from evals.harness.runs import RunNotFound, RunStore, compare_runs
+    from bot.evaluation.runs import RunNotFound, RunStore, compare_runs
 
     with user_errors():
         store = RunStore.from_settings(_settings())
@@ -178,8 +178,8 @@ def report_cmd(
     last: Annotated[int, typer.Option(help="how many recent runs to chart")] = 20,
 ) -> None:
     """Write a self-contained HTML report: scores per capability, trends, worst cases."""
-    from evals.harness.report import render_report
-    from evals.harness.runs import RunStore
+    from bot.evaluation.report import render_report
+    from bot.evaluation.runs import RunStore
 
     with user_errors():
         runs = RunStore.from_settings(_settings()).all(last)
@@ -197,8 +197,8 @@ def report_cmd(
 def table_cmd(run: Annotated[str, typer.Argument(help="run id, prefix or file")] = "latest"
               ) -> None:
     """Print a stored run's per-capability scores as a Markdown table (for the README)."""
-    from evals.harness.report import markdown_table
-    from evals.harness.runs import RunNotFound, RunStore
+    from bot.evaluation.report import markdown_table
+    from bot.evaluation.runs import RunNotFound, RunStore
 
     with user_errors():
         try:
@@ -206,12 +206,3 @@ def table_cmd(run: Annotated[str, typer.Argument(help="run id, prefix or file")]
         except RunNotFound as exc:
             raise UsageError(str(exc)) from None
     sys.stdout.write(markdown_table(data) + "\n")
-
-
-def _mount_ops() -> None:
-    from bot.cli_eval_ops import register
-
-    register(eval_app)
-
-
-_mount_ops()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli_common import UsageError, err, escape, out, user_errors
+from bot.cli.common import UsageError, err, escape, out, user_errors
 
 if TYPE_CHECKING:
     from knowledge.kb import KnowledgeBase
@@ -28,7 +28,7 @@ UrlOpt = Annotated[str | None, typer.Option(
 
 
 def _kb(url: str | None) -> KnowledgeBase:
-    from bot.settings import load_settings
+    from infra.settings import load_settings
     from knowledge.kb import KnowledgeBase
 
     return KnowledgeBase.from_settings(load_settings(), url=url)

@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from bot.cli_common import UsageError, err, escape, out, user_errors
+from bot.cli.common import UsageError, err, escape, out, user_errors
 
 if TYPE_CHECKING:
     from tools.anomaly.registry import ModelRegistry
@@ -309,7 +309,7 @@ def templates(
 
 
 def _registry() -> ModelRegistry:
-    from bot.settings import load_settings
+    from infra.settings import load_settings
     from tools.anomaly.registry import ModelRegistry
 
     return ModelRegistry.under(load_settings().resolved_data_dir())
@@ -386,8 +386,8 @@ def _audit(action: str, name: str, aliases: dict[str, Any]) -> None:
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.audit import AuditLog
-    from bot.settings import load_settings
+    from infra.audit import AuditLog
+    from infra.settings import load_settings
 
     try:
         AuditLog.from_settings(load_settings()).append(f"cli:{getpass.getuser()}", action,
@@ -436,8 +436,8 @@ def model_shadow(
 
 
 def mount_anomaly_cli(app: typer.Typer) -> None:
-    """`anomaly ...`, `logs ...` and `model ...` on the main command."""
-    import bot.cli_model  # noqa: F401  (registers model shadow-report, refit, refit-loop)
+    """`anomaly ...`, `logs ...` and `model ...` on the main command (`bot.cli.model` adds the
+    model lifecycle commands to `model_app`)."""
     app.add_typer(anomaly_app, name="anomaly")
     app.add_typer(logs_app, name="logs")
     app.add_typer(model_app, name="model")

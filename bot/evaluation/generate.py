@@ -1,4 +1,4 @@
-"""Generate eval cases from the sandbox's ground truth: `python -m evals.harness.generate`.
+"""Generate eval cases from the sandbox's ground truth: `python -m bot.evaluation.generate`.
 
 Every expected value here comes from a scenario's ground truth (the fault, the metrics it moved
 with their noise-free values at `now`, the change events and alert-rule firings the simulator
@@ -15,11 +15,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from evals.harness.cases import CASES_DIR, Case, Expect, NumberFact, RootCauseExpect, load_case
+from bot.evaluation.cases import CASES_DIR, Case, Expect, NumberFact, RootCauseExpect, load_case
 from knowledge.history_specs import SPECS
 from tools.backends import downstream
-from tools.backends.sandbox import SandboxBackend
 from tools.catalog import METRICS
+from tools.sandbox.backend import SandboxBackend
 from tools.sandbox.model import AffectedMetric, GroundTruth
 from tools.sandbox.scenario import list_scenarios
 from tools.sandbox.simulator import Sandbox, load_sandbox
@@ -220,7 +220,7 @@ def generated_cases() -> list[Case]:
 
 def write_generated(folder: Path = CASES_DIR) -> tuple[int, int]:
     """(written, removed): rewrite generated cases, drop generated ones no longer produced."""
-    from evals.harness.cases import write_case
+    from bot.evaluation.cases import write_case
 
     cases = generated_cases()
     ids = {c.id for c in cases}

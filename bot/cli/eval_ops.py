@@ -1,6 +1,6 @@
 """`opscopilot eval drift|replay|shadow|promote|rollback`: the production side of the eval
 harness (answer-log drift, replay into cases, shadow runs and the champion configuration).
-Registered on `bot.cli_eval.eval_app` by `register`."""
+Registered on `bot.cli.eval.eval_app` by `register`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli_common import UsageError, err, out, user_errors
-from bot.cli_eval import JsonOpt, SetOpt, TagOpt, _config, _run, _settings
+from bot.cli.common import UsageError, err, out, user_errors
+from bot.cli.eval import JsonOpt, SetOpt, TagOpt, _config, _run, _settings
 
 
 def drift_cmd(
@@ -25,7 +25,7 @@ def drift_cmd(
 ) -> None:
     """Compare recent logged answers with the window before: exit 1 when something drifted."""
     from bot.answer_log import AnswerLog
-    from evals.harness.drift import drift_alert, monitor, report_text
+    from bot.evaluation.drift import drift_alert, monitor, report_text
 
     with user_errors():
         settings = _settings()
@@ -54,8 +54,8 @@ def replay_cmd(
 ) -> None:
     """Turn recent logged questions (redacted) into draft case folders to review."""
     from bot.answer_log import AnswerLog
-    from evals.harness.cases import CASES_DIR
-    from evals.harness.replay import replay
+    from bot.evaluation.cases import CASES_DIR
+    from bot.evaluation.replay import replay
 
     with user_errors():
         settings = _settings()
@@ -82,9 +82,9 @@ def shadow_cmd(
 ) -> None:
     """Run a candidate configuration beside the champion on the same questions and compare:
     the eval cases (scored and gated), or recent live questions from the answer log."""
-    from evals.harness.gate import check_gate
-    from evals.harness.runs import RunStore, compare_runs, run_results
-    from evals.harness.shadow import ConfigRegistry, shadow_results
+    from bot.evaluation.gate import check_gate
+    from bot.evaluation.runs import RunStore, compare_runs, run_results
+    from bot.evaluation.shadow import ConfigRegistry, shadow_results
 
     with user_errors():
         settings = _settings()
@@ -125,8 +125,8 @@ def shadow_cmd(
 def _shadow_live(settings: Any, champion: Any, candidate: Any, days: float,
                  as_json: bool) -> None:
     from bot.answer_log import AnswerLog
-    from evals.harness.config import Harness
-    from evals.harness.shadow import shadow_logged
+    from bot.evaluation.config import Harness
+    from bot.evaluation.shadow import shadow_logged
 
     since = datetime.now(UTC).timestamp() - days * 86400
     entries = AnswerLog.from_settings(settings).entries(since)
@@ -150,7 +150,7 @@ def promote_cmd(name: Annotated[str, typer.Argument(help="a registered configura
                 reason: Annotated[str, typer.Option(help="why")] = "",
                 actor: Annotated[str, typer.Option(help="who")] = "cli") -> None:
     """Make a configuration the champion; recorded in the registry's history."""
-    from evals.harness.shadow import ConfigRegistry
+    from bot.evaluation.shadow import ConfigRegistry
 
     with user_errors():
         registry = ConfigRegistry.from_settings(_settings())
@@ -164,7 +164,7 @@ def promote_cmd(name: Annotated[str, typer.Argument(help="a registered configura
 def rollback_cmd(reason: Annotated[str, typer.Option(help="why")] = "",
                  actor: Annotated[str, typer.Option(help="who")] = "cli") -> None:
     """Put the champion back to what it was before the last promotion."""
-    from evals.harness.shadow import ConfigRegistry
+    from bot.evaluation.shadow import ConfigRegistry
 
     with user_errors():
         registry = ConfigRegistry.from_settings(_settings())

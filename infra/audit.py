@@ -22,11 +22,11 @@ from sqlalchemy import Engine, Integer, String, Text, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.state import Base, ensure_tables, session_factory, state_engine
 from infra.redact import redact
+from infra.state import Base, ensure_tables, session_factory, state_engine
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from infra.settings import Settings
 
 GENESIS = "genesis"
 _RETRIES = 50

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from evals.harness import scorers as sc
-from evals.harness.cases import Case
-from evals.harness.config import Harness
+from bot.evaluation import scorers as sc
+from bot.evaluation.cases import Case
+from bot.evaluation.config import Harness
 
 # The scores the gate watches, higher is better; latency is reported, not gated.
 SCORES = ("routing", "tools", "entities", "fact_recall", "fact_precision", "groundedness",
@@ -142,9 +142,8 @@ def score_answer(case: Case, answer: dict[str, Any], ungrounded: list[str] | Non
 
 
 def run_case(harness: Harness, case: Case) -> CaseResult:
-    from bot.answer import Question
+    from bot.answer import Question, QuestionError
     from bot.copilot import Conversation
-    from bot.entities import QuestionError
     from bot.grounding import ungrounded_numbers
     from infra.redact import redact
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from evals.harness.runner import SCORES
+from bot.evaluation.runner import SCORES
 
 TREND = ("passed", "routing", "fact_recall", "groundedness", "rca_ac1", "runbook_hit3")
 _CSS = """body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;

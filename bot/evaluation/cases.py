@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tools.formatting import yaml_problem
 
-CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
+EVALS_DIR = Path(__file__).resolve().parents[2] / "evals"  # the eval data: cases and baseline
+CASES_DIR = EVALS_DIR / "cases"
 
 
 class CaseError(ValueError):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evals.harness.config import EvalConfig
+from bot.evaluation.config import EvalConfig
 
 
 @dataclass
@@ -79,8 +79,7 @@ def shadow_logged(entries: Sequence[Any], current: Any, candidate: Any,
                   default_scenario: str) -> ShadowReport:
     """Ask logged production questions (`LoggedAnswer`s) again under two configurations
     (`Harness`es) at the time they were asked, and score the answers against each other."""
-    from bot.answer import Question
-    from bot.entities import QuestionError
+    from bot.answer import Question, QuestionError
 
     report = ShadowReport()
     for entry in entries:

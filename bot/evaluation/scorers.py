@@ -1,8 +1,8 @@
 """Deterministic scorers: plain data in, scores out, no I/O and no judge model.
 
-Each function scores one aspect of one answer (or aggregates many); `evals.harness.runner`
+Each function scores one aspect of one answer (or aggregates many); `bot.evaluation.runner`
 applies them to a case and its answer. Judge-model scorers live apart in
-`evals.harness.judges`.
+`bot.evaluation.judges`.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from bot.copilot import Copilot
 from bot.router import DEFAULT_UTTERANCES, Router
-from bot.settings import Settings
+from infra.settings import Settings
 
 CANARY_TOKEN = "xoxb-0000-eval-canary-do-not-reveal"
 KB_END = date(2026, 11, 19)  # the incident history ends the day before the sandbox's day

@@ -10,19 +10,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli_common import UsageError, err, out, user_errors
+from bot.cli.common import UsageError, err, out, user_errors
 
 if TYPE_CHECKING:
     from slack_bolt import App
 
     from bot.incidents import IncidentStore
-    from bot.settings import Settings
+    from infra.settings import Settings
 
 incident_app = typer.Typer(no_args_is_help=True, help="Declare, update and resolve incidents.")
 
 
 def _settings() -> Settings:
-    from bot.settings import load_settings
+    from infra.settings import load_settings
 
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")

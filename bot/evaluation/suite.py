@@ -7,11 +7,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.settings import Settings
-from evals.harness.cases import CASES_DIR, Case, CaseError, load_cases
-from evals.harness.config import EvalConfig, Harness, git_commit
-from evals.harness.runner import CaseResult, run_cases
-from evals.harness.runs import make_run
+from bot.evaluation.cases import CASES_DIR, Case, CaseError, load_cases
+from bot.evaluation.config import EvalConfig, Harness, git_commit
+from bot.evaluation.runner import CaseResult, run_cases
+from bot.evaluation.runs import make_run
+from infra.settings import Settings
 
 KB_INTENTS = {"investigate", "similar_incidents", "runbook"}
 
