@@ -21,6 +21,7 @@ from sqlalchemy import Boolean, Engine, Float, String, Text, UniqueConstraint, s
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.intents import intent_spec
 from infra.redact import redact
 from infra.state import Base, ensure_tables, session_factory, state_engine
 
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUMMARY_CHARS = 2000
-NOT_ABOUT_SYSTEMS = ("help", "out_of_scope")
 STATUSES = ("ok", "no_data", "error", "unsure")
 
 
@@ -96,7 +96,7 @@ def answer_status(answer: Answer) -> str:
     if "error" in statuses:
         return "error"
     if not statuses:
-        return "ok" if answer.intent in NOT_ABOUT_SYSTEMS else "unsure"
+        return "ok" if not intent_spec(answer.intent).about_systems else "unsure"
     if all(s == "no_data" for s in statuses):
         return "no_data"
     return "ok"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from bot.answer import Answer, Question
 from bot.composer import compose
 from bot.focus import question_focus
+from bot.intents import intent_spec
 from bot.planner import enrichment_calls, incident_context, make_plan
 from bot.router import Route, Router
 from bot.timewindow import find_comparison
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 _FOLLOW_UP = re.compile(
     r"\b(it|its|it's|that|those|them|they|there|same|also|again|this service|that service|"
     r"what about|how about|and)\b", re.IGNORECASE)
-_USES_SERVICES = {"investigate", "metrics", "logs", "changes", "alerts", "traces"}
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Copilot:
         services = list(ents.services)
         follow_up = False
         if (not services and conversation is not None and conversation.services
-                and route.intent in _USES_SERVICES and _FOLLOW_UP.search(question.text)):
+                and intent_spec(route.intent).follows_thread and _FOLLOW_UP.search(question.text)):
             services = list(conversation.services)
             follow_up = True
         elif (not services and conversation is not None and conversation.incident_services

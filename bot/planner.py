@@ -11,33 +11,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.intents import intent_spec
 from tools.backends import TopologySource, downstream
 from tools.base import Finding
 from tools.capacity import CAPACITY_METRICS
 from tools.rootcause import rank_root_causes
-
-# Intents the classifier knows (bot/data/utterances.yaml) and the tools each one needs.
-INTENT_TOOLS: dict[str, tuple[str, ...]] = {
-    "investigate": ("detect_metric_anomalies", "search_logs", "recent_changes", "firing_alerts"),
-    "metrics": ("query_metrics",),
-    "logs": ("search_logs",),
-    "traces": ("search_traces",),
-    "changes": ("recent_changes",),
-    "alerts": ("firing_alerts",),
-    "similar_incidents": ("search_incidents",),
-    "runbook": ("suggest_runbooks",),
-    "oncall": ("oncall",),
-    "help": (),
-    "out_of_scope": (),
-}
-
-MISSING_CAPABILITY = {
-    "traces": "No trace backend is configured, so I cannot look at traces yet.",
-    "similar_incidents": "No knowledge base of past incidents is configured yet, so I cannot "
-                         "search for similar incidents.",
-    "runbook": "No runbook library is configured yet, so I cannot suggest runbooks.",
-    "oncall": "No on-call schedule is configured yet, so I cannot tell who is on call.",
-}
 
 FORECAST_WORDS = re.compile(r"\b(fill(s|ing)? up|run(s|ning)? out|when will|how long (until|"
                             r"before|till)|saturat\w*|capacity|forecast|exhaust\w*|headroom)\b",
@@ -80,10 +58,11 @@ def make_plan(
     context_query: str | None = None,
 ) -> Plan:
     plan = Plan(intent, list(services), start, end)
-    needed = INTENT_TOOLS.get(intent, ())
+    spec = intent_spec(intent)
+    needed = spec.tools
     covered = intent == "investigate" and "incident_context" in available_tools
     if needed and not covered and not all(t in available_tools for t in needed[:1]):
-        plan.note = MISSING_CAPABILITY.get(intent, f"No tool can answer {intent} questions yet.")
+        plan.note = spec.missing or f"No tool can answer {intent} questions yet."
         return plan
     keyword = keywords[0] if keywords else None
 

@@ -28,18 +28,11 @@ from bot import intent_model
 from bot.answer import EmptyQuestion
 from bot.entities import Entities, extract_entities
 from bot.intent_model import IntentModel, fit_intent_model
+from bot.intents import BY_NAME, NAMES, intent_spec
 from knowledge.embeddings import Embedder
 
 log = logging.getLogger(__name__)
 
-INTENTS = (
-    "investigate", "metrics", "logs", "traces", "changes", "alerts", "similar_incidents",
-    "runbook", "oncall", "help", "out_of_scope",
-)
-# Questions not about our systems: an unknown service or an odd window there is not an error.
-NOT_ABOUT_SYSTEMS = frozenset({"help", "out_of_scope"})
-# Intents that may look ahead ("who is on call next week"): a future window is not an error.
-MAY_LOOK_AHEAD = frozenset({"help", "out_of_scope", "oncall"})
 DEFAULT_UTTERANCES = Path(__file__).parent / "data" / "utterances.yaml"
 
 
@@ -57,8 +50,8 @@ def load_utterances(path: Path = DEFAULT_UTTERANCES) -> tuple[list[str], list[st
     texts: list[str] = []
     labels: list[str] = []
     for intent, examples in data["intents"].items():
-        if intent not in INTENTS:
-            raise ValueError(f"{path}: unknown intent {intent!r}; intents are {', '.join(INTENTS)}")
+        if intent not in BY_NAME:
+            raise ValueError(f"{path}: unknown intent {intent!r}; intents are {', '.join(NAMES)}")
         for example in examples:
             texts.append(str(example))
             labels.append(intent)
@@ -209,9 +202,10 @@ class Router:
         """Classify the question and extract its entities; raises QuestionError subclasses."""
         ranked = self.classify(text)
         intent, confidence = ranked[0]
+        spec = intent_spec(intent)
         entities = extract_entities(text, now, self.services, self.aliases,
-                                    check_services=intent not in NOT_ABOUT_SYSTEMS,
-                                    check_window=intent not in MAY_LOOK_AHEAD,
+                                    check_services=spec.about_systems,
+                                    check_window=not spec.may_look_ahead,
                                     services_incomplete=self.services_incomplete)
         return Route(intent=intent, confidence=min(max(confidence, 0.0), 1.0),
                      alternatives=ranked[:3], entities=entities)

@@ -12,7 +12,8 @@ import pytest
 
 from bot.answer import EmptyQuestion, UnknownService
 from bot.intent_model import IntentModel, fit_intent_model
-from bot.router import DEFAULT_UTTERANCES, INTENTS, Router, cached_embeddings, load_utterances
+from bot.intents import NAMES as INTENTS
+from bot.router import DEFAULT_UTTERANCES, Router, cached_embeddings, load_utterances
 from evals.router_accuracy import holdout_report
 from knowledge.embeddings import Embedder, shared_embedder
 

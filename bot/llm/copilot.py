@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 from bot.answer import Answer, Question
 from bot.composer import compose
 from bot.copilot import Conversation, Copilot
+from bot.intents import INTENTS, intent_spec
 from bot.llm.agent import AgentLoop, AgentRun
 from bot.llm.errors import LLMFailure
 from bot.llm.guardrails import SYSTEM_RULES, check_summary, new_nonce, untrusted
 from bot.llm.progress import Progress, ProgressEvent, emit
 from bot.llm.redaction import Redactor
 from bot.llm.toolkit import Toolset
-from bot.planner import INTENT_TOOLS, Plan, ToolCall
+from bot.planner import Plan, ToolCall
 from bot.router import Route, Router
 from infra.settings import Settings
 from tools.backends import TopologySource
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 HISTORY_TURNS = 3
-_TOOL_INTENT = {tools[0]: intent for intent, tools in INTENT_TOOLS.items() if tools}
+_TOOL_INTENT = {i.tools[0]: i.name for i in INTENTS if i.tools}
 
 
 @dataclass
@@ -147,7 +148,7 @@ class LLMCopilot(Copilot):
               window: tuple[int, int], window_given: bool) -> LLMAnswer:
         called = [c.tool for c in run.calls]
         intent = route.intent
-        if called and not set(INTENT_TOOLS.get(intent, ())) & set(called):
+        if called and not set(intent_spec(intent).tools) & set(called):
             intent = _TOOL_INTENT.get(called[0], intent)
         starts = [int(c.args["start"]) for c in run.calls if isinstance(c.args.get("start"), int)]
         ends = [int(c.args["end"]) for c in run.calls if isinstance(c.args.get("end"), int)]
