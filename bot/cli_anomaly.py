@@ -308,7 +308,9 @@ def templates(
                 handle.write(text)
 
             _write_atomic(state, save)
-        err.print(f"{count:,} lines, {len(miner.templates):,} templates")
+        # Templates as the CSV names them: one merged into another is not counted twice.
+        live = sum(1 for t in miner.templates if t.merged_into is None)
+        err.print(f"{count:,} lines, {live:,} templates")
 
 
 ID_CHUNK = 1 << 16  # template ids buffered per write to the temporary file
