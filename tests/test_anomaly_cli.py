@@ -127,6 +127,34 @@ def test_logs_templates_rows_name_the_final_template_and_quote_it(tmp_path):
     assert [r[1:] for r in rows[1:]] == [["T1", 'login <*> ok, said "hi"']] * 4
 
 
+def test_logs_templates_streams_past_a_chunk_with_progress_on_stderr_only(tmp_path):
+    from bot.cli_anomaly import ID_CHUNK
+
+    # More lines than one chunk of spilled ids; the template generalised only in the last
+    # chunk (the fourth user name) is named in its final form on the first line's row too.
+    src = tmp_path / "big.log"
+    n = ID_CHUNK + 5000
+    names = ["alice"] * (n - 3) + ["bob", "carol", "dave"]
+    src.write_text("".join(f"session {i} opened for {name}\n" for i, name in enumerate(names)))
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "logs", "templates", str(src),
+                           "--progress"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.reader(proc.stdout.splitlines()))
+    assert rows[0] == ["line_id", "template_id", "template"] and len(rows) == n + 1
+    assert {tuple(r[1:]) for r in rows[1:]} == {("T1", "session <*> opened for <*>")}
+    assert rows[-1][0] == str(n)
+    # Not a terminal: a line per tenth of each pass, on stderr; the CSV alone on stdout.
+    assert "mining 100%" in proc.stderr and f"writing 100% ({n:,}/{n:,} lines)" in proc.stderr
+    assert f"{n:,} lines, " in proc.stderr
+    quiet = subprocess.run([sys.executable, "-m", "bot.cli", "logs", "templates", str(src),
+                            "-o", str(tmp_path / "t.csv")], capture_output=True, text=True,
+                           timeout=120)
+    assert quiet.returncode == 0 and quiet.stdout == ""
+    # No progress unless asked; templates merged into another are not counted.
+    assert quiet.stderr.strip() == f"{n:,} lines, 1 templates"
+    assert (tmp_path / "t.csv").read_text() == proc.stdout
+
+
 def test_real_process_error_is_one_line(tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("timestamp,value\n1,x\n")

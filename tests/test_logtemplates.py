@@ -89,16 +89,34 @@ def test_log_anomalies_flag_the_fault_and_not_the_quiet_day():
     assert detect_log_anomalies(quiet.logs(None, quiet.start, q_end), quiet.start, q_end) == []
 
 
-def test_search_logs_groups_lines_without_backend_templates_by_mined_template():
+def test_search_logs_groups_lines_by_the_mined_template_per_service():
     from tools.backends import LogLine
-    from tools.logs import line_templates, summarise
+    from tools.logs import summarise
+    from tools.logstore import line_templates
 
     lines = [LogLine(i, "api", "ERROR", f"upstream {host} timed out after {ms}ms")
              for i, (host, ms) in enumerate((("db-1", 30), ("10.0.0.7:5432", 2500),
-                                              ("cache", 7)))]
+                                              ("cache.svc.local", 7)))]
+    lines.append(LogLine(8, "web", "ERROR", "upstream db-2 timed out after 9ms"))
+    # A backend's own template id does not decide the group: the store mines every line.
     lines.append(LogLine(9, "api", "INFO", "GET /x 200", template_id="api-001"))
     templates = line_templates(lines)
-    assert templates[0] == templates[1] == templates[2] == "upstream <*> timed out after <*>"
-    assert templates[3] == "GET /x <*>"  # the backend's own template id: shown as before
+    assert [t.text for t in templates[:4]] == ["upstream <*> timed out after <*>"] * 4
+    assert templates[0].key == templates[1].key == templates[2].key != templates[3].key
+    assert templates[4].text == "GET <*> <*>"
     top = summarise(lines)
     assert (top[0].template, top[0].count) == ("upstream <*> timed out after <*>", 3)
+
+
+def test_a_template_keeps_its_key_across_the_windows_mined_together():
+    from tools.backends import LogLine
+    from tools.logstore import line_templates
+
+    before = [LogLine(i, "svc", "WARN", f"retrying call to db (attempt {i % 3}/3) after {i}ms")
+              for i in range(3)]
+    after = [LogLine(100 + i, "svc", "WARN", f"retrying call to db (attempt {i % 3}/3) after "
+                                             f"{10 * i}ms") for i in range(5)]
+    mined = line_templates(before + after)
+    assert len({t.key for t in mined}) == 1
+    # Each line names its template's final form, even lines mined before it generalised.
+    assert len({t.text for t in mined}) == 1

@@ -9,7 +9,7 @@ from evals.rca_cases import make_case
 from tools.rca.baselines import baro, nsigma, services_in_order
 from tools.rca.errors import RcaInputError
 from tools.rca.model import ChangeRecord, LogTemplateRecord, RcaInput
-from tools.rca.rank import rank_causes
+from tools.rca.rank import log_surges, rank_causes
 from tools.rca.signals import row_quantiles, score_matrix
 
 T0 = 1_795_132_800
@@ -107,6 +107,29 @@ def test_new_error_templates_are_evidence():
     top = rank_causes(RcaInput(TS, signals, ONSET, SHOP, [], logs)).candidates[0]
     assert top.service == "cart" and top.log_templates
     assert any('new ERROR log template "worker pool saturated' in r for r in top.reasons)
+
+
+def test_a_template_logged_far_more_often_since_the_onset_is_evidence():
+    signals = with_fault("cart", "cpu", 50.0)
+    logs = [LogTemplateRecord("cart", "slow request <*> took <*>", "WARN", 19, 3),
+            LogTemplateRecord("cart", "cache miss for <*>", "WARN", 4, 2)]
+    top = rank_causes(RcaInput(TS, signals, ONSET, SHOP, [], logs)).candidates[0]
+    assert [t.template for t in top.log_templates] == ["slow request <*> took <*>"]
+    assert 'WARN log template "slow request <*> took <*>" up from 3 to 19 lines' in top.reasons
+
+
+def test_which_log_templates_count_as_brought_by_the_onset():
+    def rec(count: int, before: int, level: str = "ERROR") -> LogTemplateRecord:
+        return LogTemplateRecord("cart", f"t{count}/{before}", level, count, before)
+
+    logs = [rec(3, 0), rec(2, 0), rec(19, 3), rec(4, 2), rec(60, 40), rec(200, 100),
+            rec(30, 0, "INFO")]
+    # New with 3+ lines; a rise as big as 19 vs 3 or 200 vs 100 is beyond chance even over
+    # seven templates, 60 vs 40 and 4 vs 2 are not; INFO never counts.
+    assert [t.template for t in log_surges(logs)] == ["t3/0", "t19/3", "t200/100"]
+    # Large counts: the tail is summed stably; a 4 % rise is not evidence however sure it is.
+    assert log_surges([rec(5000, 4800)]) == []
+    assert log_surges([rec(10000, 4800)]) == [rec(10000, 4800)]
 
 
 def test_a_callee_whose_load_fell_does_not_explain_a_caller_whose_cpu_rose():

@@ -26,7 +26,8 @@ from tools.backends import (
 from tools.base import BackendError, Evidence, Finding, Tool, ToolResult, ToolStatus
 from tools.events import FiringAlerts, FiringAlertsParams, RecentChanges, RecentChangesParams
 from tools.formatting import fmt_time, fmt_window
-from tools.logs import SearchLogs, SearchLogsParams, template_of
+from tools.logs import SearchLogs, SearchLogsParams
+from tools.logstore import line_templates
 from tools.metrics import DetectAnomaliesParams, DetectMetricAnomalies, Window
 from tools.rca.graph import graph_from_topology
 from tools.rca.model import ChangeRecord, LogTemplateRecord, RcaInput, RcaResult
@@ -166,17 +167,18 @@ class IncidentContext:
         after = self.logs.search(scope, onset, end, level="WARN").lines
         before = self.logs.search(scope, onset - span, onset, level="WARN").lines
 
-        def key(line: LogLine) -> tuple[str, str]:
-            return line.service, line.template_id or template_of(line.message)
-
-        seen_before = Counter(key(x) for x in before)
-        counts = Counter(key(x) for x in after)
-        first: dict[tuple[str, str], tuple[int, str, str]] = {}
-        for x in after:
-            first.setdefault(key(x), (x.ts, x.level, template_of(x.message)))
-        return [LogTemplateRecord(svc, first[(svc, t)][2], first[(svc, t)][1], n,
-                                  seen_before.get((svc, t), 0), first[(svc, t)][0])
-                for (svc, t), n in counts.most_common(TOP_LOG_TEMPLATES * 4)]
+        # One store for both windows, mined together in time order: an event has one template
+        # before and after the onset, as search_logs shows it.
+        mined = line_templates(before + after)
+        seen_before = Counter(t.key for t in mined[:len(before)])
+        counts: Counter[str] = Counter()
+        first: dict[str, tuple[LogLine, str]] = {}
+        for line, tpl in zip(after, mined[len(before):], strict=True):
+            counts[tpl.key] += 1
+            first.setdefault(tpl.key, (line, tpl.text))
+        return [LogTemplateRecord(first[k][0].service, first[k][1], first[k][0].level, n,
+                                  seen_before.get(k, 0), first[k][0].ts)
+                for k, n in counts.most_common(TOP_LOG_TEMPLATES * 4)]
 
 
 def _part(tool: Tool, params: BaseModel) -> ToolResult:

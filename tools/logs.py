@@ -3,43 +3,26 @@ first and last seen, a sample line each, and how the error volume compares with 
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
 from infra.redact import redact
-from tools.anomaly.logtemplates import TemplateMiner
 from tools.backends import LogLine, LogsBackend
 from tools.base import Evidence, Finding, ToolResult, ToolStatus
 from tools.formatting import fmt_duration, fmt_time, fmt_window
+from tools.logstore import LineTemplate, line_templates
 from tools.metrics import Window
 
 SAMPLE_CHARS = 240
 TOP_TEMPLATES = 3
 
-_VARIABLE_PARTS = re.compile(
-    r"""
-    [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}   # uuid
-    | \b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b                         # ip[:port]
-    | \b0x[0-9a-fA-F]+\b | \b[0-9a-f]{12,}\b                       # hex ids
-    | "[^"]*" | '[^']*'                                            # quoted values
-    | (?<![A-Za-z])[-+]?\d+(?:\.\d+)?(?:ms|s|m|h|%|MB|KB|GB|B)?(?![A-Za-z])  # numbers
-    """,
-    re.VERBOSE,
-)
-
-
-def template_of(message: str) -> str:
-    """The message with its variable parts (ids, numbers, addresses) written as <*>."""
-    return _VARIABLE_PARTS.sub("<*>", message)
-
 
 @dataclass
 class TemplateStats:
+    key: str  # the store's template key (unique across services)
     template: str
     level: str
     count: int
@@ -48,27 +31,18 @@ class TemplateStats:
     sample: str
 
 
-def line_templates(lines: Sequence[LogLine]) -> list[str]:
-    """Each line's template as shown: `template_of` the message when the backend names its
-    template, else mined from all of `lines` together (tools.anomaly.logtemplates, Drain-style),
-    so lines of one template group even when their variable parts differ in shape."""
-    miner = TemplateMiner()
-    mined = [None if line.template_id else miner.add(line.message) for line in lines]
-    return [template_of(line.message) if tpl is None else tpl.text
-            for line, tpl in zip(lines, mined, strict=True)]
-
-
-def summarise(lines: list[LogLine], templates: list[str] | None = None) -> list[TemplateStats]:
-    """Group lines by template (the backend's id when it has one), most frequent first;
-    `templates` are the lines' templates from `line_templates` (computed when not given)."""
+def summarise(lines: list[LogLine],
+              templates: list[LineTemplate] | None = None) -> list[TemplateStats]:
+    """Group lines by template, most frequent first; `templates` are the lines' templates from
+    `tools.logstore.line_templates` (computed from `lines` when not given)."""
     shown = templates if templates is not None else line_templates(lines)
-    groups: dict[tuple[str, str], list[tuple[LogLine, str]]] = defaultdict(list)
+    groups: dict[str, list[tuple[LogLine, LineTemplate]]] = defaultdict(list)
     for line, tpl in zip(lines, shown, strict=True):
-        groups[(line.service, line.template_id or tpl)].append((line, tpl))
+        groups[tpl.key].append((line, tpl))
     stats = [
-        TemplateStats(g[0][1], g[0][0].level, len(g), g[0][0].ts, g[-1][0].ts,
+        TemplateStats(key, g[0][1].text, g[0][0].level, len(g), g[0][0].ts, g[-1][0].ts,
                       redact(g[-1][0].message)[:SAMPLE_CHARS])
-        for g in groups.values()
+        for key, g in groups.items()
     ]
     return sorted(stats, key=lambda s: -s.count)
 
@@ -153,8 +127,8 @@ class SearchLogs:
                 values.update(error_template=main.template, error_count=main.count,
                               error_first=fmt_time(main.first))
                 # Since when: the main template's first line, if it is new to this window.
-                seen_before = set(templates[:len(earlier)])
-                since = main.first if main.template not in seen_before else None
+                seen_before = {t.key for t in templates[:len(earlier)]}
+                since = main.first if main.key not in seen_before else None
                 text = (f"{service} logged {errors} ERROR lines in {fmt_duration(span_s)} "
                         f"({before_counts.get(service, 0)} in the hour before); most common: "
                         f"\"{main.template}\" ({main.count} times, first at "

@@ -26,6 +26,7 @@ import typer
 from bot.cli.common import UsageError, err, escape, out, user_errors
 
 if TYPE_CHECKING:
+    from tools.anomaly.logtemplates import TemplateMiner
     from tools.anomaly.registry import ModelRegistry
 
 anomaly_app = typer.Typer(no_args_is_help=True, help="Score metric series for anomalies.")
@@ -69,32 +70,45 @@ def _write_atomic(path: Path | None, write: Callable[[TextIO], None]) -> None:
 
 
 class _Progress:
-    """Bytes read of the input on stderr: a bar redrawn in place on a terminal, a line every
-    tenth otherwise (only with --progress); nothing when off. Standard output stays clean."""
+    """Progress of a pass on stderr: a bar redrawn in place on a terminal, a line every tenth
+    otherwise (only with --progress); nothing when off. Standard output stays clean. `unit`
+    "MB" counts bytes, "lines" lines; a total of 0 is unknown (a pipe): only what was done."""
 
-    def __init__(self, total: int, show: bool) -> None:
-        self.total = max(total, 1)
+    def __init__(self, total: int, show: bool, unit: str = "MB") -> None:
+        self.total = max(total, 0)
         self.show = show
+        self.unit = unit
         self.tty = sys.stderr.isatty()
         self.drawn = -1.0
         self.tenth = -1
 
+    def _amount(self, n: int) -> str:
+        return f"{n / 1e6:,.1f}" if self.unit == "MB" else f"{n:,}"
+
     def update(self, label: str, done: int) -> None:
         if not self.show:
             return
-        share = min(done / self.total, 1.0)
+        share = min(done / self.total, 1.0) if self.total else 0.0
         now = time.monotonic()
         if self.tty:
             if now - self.drawn < 0.2 and share < 1.0:
                 return
             self.drawn = now
-            bar = "#" * int(share * 30)
-            sys.stderr.write(f"\r{label:<8} [{bar:<30}] {share:4.0%} "
-                             f"{done / 1e6:,.1f}/{self.total / 1e6:,.1f} MB")
+            if self.total:
+                bar = "#" * int(share * 30)
+                sys.stderr.write(f"\r{label:<8} [{bar:<30}] {share:4.0%} {self._amount(done)}/"
+                                 f"{self._amount(self.total)} {self.unit}")
+            else:
+                sys.stderr.write(f"\r{label:<8} {self._amount(done)} {self.unit}")
+        elif not self.total:
+            if now - self.drawn < 10.0:  # no tenths of an unknown total: every 10 s
+                return
+            self.drawn = now
+            sys.stderr.write(f"{label} {self._amount(done)} {self.unit}\n")
         elif int(share * 10) > self.tenth:
             self.tenth = int(share * 10)
-            sys.stderr.write(f"{label} {share:.0%} ({done / 1e6:,.1f}/{self.total / 1e6:,.1f} "
-                             "MB)\n")
+            sys.stderr.write(f"{label} {share:.0%} ({self._amount(done)}/"
+                             f"{self._amount(self.total)} {self.unit})\n")
         sys.stderr.flush()
 
     def finish(self) -> None:
@@ -103,6 +117,13 @@ class _Progress:
             sys.stderr.write("\r" + " " * 70 + "\r")
             sys.stderr.flush()
         self.tenth, self.drawn = -1, -1.0
+
+
+def _show_progress(flag: bool | None, output: Path | None) -> bool:
+    """--progress as given; by default on a terminal, unless the rows are printed there too."""
+    if flag is not None:
+        return flag
+    return sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
 
 
 @contextmanager
@@ -165,9 +186,7 @@ def _score_file(input_csv: Path, name: str, output: Path | None, strict: bool,
     )
 
     with _csv_text(input_csv) as (fh, tell):
-        # By default on a terminal, unless the scored rows are printed on that terminal too.
-        auto = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
-        bar = _Progress(input_csv.stat().st_size, auto if progress is None else progress)
+        bar = _Progress(input_csv.stat().st_size, _show_progress(progress, output))
         reader = SeriesReader(fh, name)
         scan = SeriesScan(name, strict, reader.ti)
         for chunk in reader:
@@ -248,14 +267,17 @@ def templates(
     state: Annotated[Path | None, typer.Option(
         help="miner state (JSON): loaded if it exists, so templates keep their ids and its "
              "header shape and --similarity hold; saved updated after the run")] = None,
+    progress: Annotated[bool | None, typer.Option(
+        help="show progress on stderr (default: when stderr is a terminal and the rows do "
+             "not go to it)", show_default=False)] = None,
 ) -> None:
-    """Write line_id,template_id,template for every line (variable parts as <*>)."""
-    with user_errors():
-        from itertools import chain, islice
+    """Write line_id,template_id,template for every line (variable parts as <*>).
 
+    Streams: the log is read once in chunks and mined as it comes, each line's template id is
+    kept in a temporary file (4 bytes a line), and the CSV is written from it in a second pass
+    with every template in its final form; memory does not grow with the file."""
+    with user_errors():
         from tools.anomaly import logstate
-        from tools.anomaly.logheader import SAMPLE_LINES
-        from tools.anomaly.logtemplates import TemplateMiner, miner_for
 
         if not 0.3 <= similarity <= 0.9:
             raise UsageError(f"--similarity {similarity}: choose a value from 0.3 to 0.9")
@@ -271,33 +293,14 @@ def templates(
                 except (UnicodeDecodeError, logstate.StateError) as exc:
                     reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc
                     raise UsageError(f"--state {state}: {reason}; left as it is") from None
-        with input_log.open("rb") as fh:
-            lines = _log_lines(fh, str(input_log))
-            sample = list(islice(lines, SAMPLE_LINES))  # the header shape is decided once
-            miner = saved if saved is not None else miner_for(sample, similarity)
-            assigned = [miner.add(line) for line in chain(sample, lines)]
-        if not assigned:
-            raise UsageError(f"{input_log} is empty: nothing to mine")
-
-        # Each template's final form (one merged into another is that one) as CSV cells,
-        # quoted once per template rather than once per line: a line's row is its number
-        # (never quoted) before them.
-        cells: dict[int, str] = {}
-        rendered = io.StringIO()
-        row_writer = csv.writer(rendered, lineterminator="\n")
-        for tpl in assigned:
-            if id(tpl) not in cells:
-                final = tpl.resolved()
-                row_writer.writerow([f"T{final.id}", final.text])
-                cells[id(tpl)] = rendered.getvalue()
-                rendered.seek(0)
-                rendered.truncate()
-
-        def write(handle: TextIO) -> None:
-            handle.write("line_id,template_id,template\n")
-            handle.writelines(f"{i},{cells[id(tpl)]}" for i, tpl in enumerate(assigned, start=1))
-
-        _write_atomic(output, write)
+        show = _show_progress(progress, output)
+        with tempfile.TemporaryFile(prefix="opscopilot-templates.") as ids:
+            miner, count = _mine_log(input_log, saved, similarity, ids, show)
+            if not count:
+                raise UsageError(f"{input_log} is empty: nothing to mine")
+            ids.seek(0)
+            _write_atomic(output, lambda handle: _write_templates(handle, miner, ids, count,
+                                                                  show))
         if state is not None:
             text = logstate.dumps(miner)
 
@@ -305,7 +308,72 @@ def templates(
                 handle.write(text)
 
             _write_atomic(state, save)
-        err.print(f"{len(assigned):,} lines, {len(miner.templates):,} templates")
+        # Templates as the CSV names them: one merged into another is not counted twice.
+        live = sum(1 for t in miner.templates if t.merged_into is None)
+        err.print(f"{count:,} lines, {live:,} templates")
+
+
+ID_CHUNK = 1 << 16  # template ids buffered per write to the temporary file
+
+
+def _mine_log(path: Path, saved: TemplateMiner | None, similarity: float, ids: IO[bytes],
+              show: bool) -> tuple[TemplateMiner, int]:
+    """First pass: mine `path` line by line, appending each line's template id (as assigned,
+    uint32) to `ids`; the miner and the number of lines."""
+    from array import array
+    from itertools import chain, islice
+
+    from tools.anomaly.logheader import SAMPLE_LINES
+    from tools.anomaly.logtemplates import miner_for
+
+    size = path.stat().st_size if path.is_file() else 0
+    # A pipe cannot tell its position or size: its progress is the lines mined so far.
+    bar = _Progress(size, show) if size else _Progress(0, show, unit="lines")
+    count = 0
+    with path.open("rb") as fh:
+        lines = _log_lines(fh, str(path))
+        sample = list(islice(lines, SAMPLE_LINES))  # the header shape is decided once
+        miner = saved if saved is not None else miner_for(sample, similarity)
+        add = miner.add
+        buffer = array("I")
+        stream = chain(sample, lines)
+        while True:
+            buffer.extend(add(line).id for line in islice(stream, ID_CHUNK))
+            if not buffer:
+                break
+            count += len(buffer)
+            buffer.tofile(ids)
+            del buffer[:]
+            bar.update("mining", fh.tell() if size else count)
+    bar.finish()
+    return miner, count
+
+
+def _write_templates(handle: TextIO, miner: TemplateMiner, ids: IO[bytes], count: int,
+                     show: bool) -> None:
+    """Second pass: the CSV from the ids of the first, each template in its final form (one
+    merged into another later is that one), its cells quoted once per template."""
+    from array import array
+
+    rendered = io.StringIO()
+    row_writer = csv.writer(rendered, lineterminator="\n")
+    cells = [""]  # by assigned id; ids start at 1
+    for tpl in miner.templates:
+        final = tpl.resolved()
+        row_writer.writerow([f"T{final.id}", final.text])
+        cells.append(rendered.getvalue())
+        rendered.seek(0)
+        rendered.truncate()
+    bar = _Progress(count, show, unit="lines")
+    handle.write("line_id,template_id,template\n")
+    done = 0
+    while done < count:
+        chunk = array("I")
+        chunk.fromfile(ids, min(ID_CHUNK, count - done))
+        handle.writelines(f"{i},{cells[t]}" for i, t in enumerate(chunk, start=done + 1))
+        done += len(chunk)
+        bar.update("writing", done)
+    bar.finish()
 
 
 def _registry() -> ModelRegistry:

@@ -10,7 +10,9 @@ The rules, each one a named term so every candidate can say why it ranks where i
    does not explain a caller whose own resources went bad: that drop is the caller's doing.
 3. A service that explains many anomalous callers is a better suspect (`COVER_BONUS`).
 4. Its own resources (CPU, memory, disk, pool, certificate) going bad, a deploy or config
-   change shortly before the first anomaly, and error templates new since the onset add to it.
+   change shortly before the first anomaly, and WARN/ERROR log templates the onset brought add
+   to it: new ones, or ones whose rate rose beyond chance (`log_surges`). A latency fault on
+   real formats logs more of a template it always had ("slow request <*> took <*>"), no new one.
 5. When the strongest series moved less than `Z_CLEAR` deviations there is no clear root cause.
 """
 
@@ -22,7 +24,14 @@ from collections import defaultdict
 import numpy as np
 
 from tools.rca.graph import closure
-from tools.rca.model import Candidate, ChangeRecord, RcaInput, RcaResult, SignalScore
+from tools.rca.model import (
+    Candidate,
+    ChangeRecord,
+    LogTemplateRecord,
+    RcaInput,
+    RcaResult,
+    SignalScore,
+)
 from tools.rca.signals import (
     bad_direction,
     min_abs_changes,
@@ -51,10 +60,40 @@ FAMILY_WEIGHT = 0.3  # each of up to two further families of signals that moved
 LONE_FACTOR = 0.6  # a service whose signals all sit in one family
 COLLAPSE_SHARE = 0.4  # traffic down to this share of its baseline: the service is down
 NO_GRAPH_BONUS = 3.0
+NEW_LOG_MIN = 3  # lines of a template never seen before for it to count
+SURGE_ALPHA = 0.05  # family-wise, over the templates given (Bonferroni)
+SURGE_FACTOR = 2.0  # ...and the rate at least doubled: at high counts a small rise is "real"
 ONSET_TOLERANCE_S = 60  # "started no later" allows for the sampling step (at least one)
 CHANGE_BEFORE_S = 30 * 60
 CHANGE_AFTER_S = 2 * 60
 MAX_SIGNALS_SHOWN = 3
+
+
+def log_surges(logs: list[LogTemplateRecord]) -> list[LogTemplateRecord]:
+    """The WARN/ERROR templates the onset brought: new ones (`NEW_LOG_MIN` lines or more, none
+    before), and ones logged more often than chance allows. `count` and `count_before` come from
+    two windows of the same length, so with no change in rate each of the `count + count_before`
+    lines falls after the onset with probability 1/2: a one-sided binomial tail below
+    `SURGE_ALPHA` shared over the templates given (Bonferroni), with the count at least
+    `SURGE_FACTOR` times the one before, is a surge."""
+    alpha = SURGE_ALPHA / max(1, len(logs))
+    out = []
+    for t in logs:
+        if t.level not in ("ERROR", "WARN") or t.count < NEW_LOG_MIN:
+            continue
+        if t.count_before == 0 or (t.count >= SURGE_FACTOR * t.count_before and _upper_tail(
+                t.count, t.count + t.count_before) < alpha):
+            out.append(t)
+    return out
+
+
+def _upper_tail(k: int, n: int) -> float:
+    """P(X >= k) for X ~ Binomial(n, 1/2), summed in log space (n may be large)."""
+    log_half_n = -n * math.log(2)
+    terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + log_half_n
+             for i in range(k, n + 1)]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in terms))
 
 
 def _scores(inp: RcaInput) -> tuple[list[SignalScore], dict[str, float]]:
@@ -183,9 +222,8 @@ def rank_causes(inp: RcaInput, limit: int = 5) -> RcaResult:
     sick = set(by_service)
     graph = inp.graph
     new_logs = defaultdict(list)
-    for t in inp.logs:
-        if t.count >= 3 and t.count_before == 0 and t.level in ("ERROR", "WARN"):
-            new_logs[t.service].append(t)
+    for t in log_surges(inp.logs):
+        new_logs[t.service].append(t)
 
     collapsed = {} if graph is not None else {
         svc: hint for svc in by_service if (hint := _no_graph_hint(svc, by_service))}
@@ -249,10 +287,14 @@ def rank_causes(inp: RcaInput, limit: int = 5) -> RcaResult:
             reasons.append(f"{c.description} {when_relative(c.ts, anchor)}")
         if new_logs.get(svc):
             raw += LOG_BONUS
-            cand.log_templates = sorted(new_logs[svc], key=lambda t: -t.count)[:3]
+            cand.log_templates = sorted(new_logs[svc],
+                                        key=lambda t: (t.count_before > 0, -t.count))[:3]
             t = cand.log_templates[0]
             text = t.template if len(t.template) <= 90 else t.template[:87] + "..."
-            reasons.append(f'new {t.level} log template "{text}" ({t.count} lines, none before)')
+            reasons.append(f'new {t.level} log template "{text}" ({t.count} lines, none before)'
+                           if not t.count_before else
+                           f'{t.level} log template "{text}" up from {t.count_before} to '
+                           f'{t.count} lines')
         reasons.append(position)
         cand.raw, cand.reasons = raw, reasons
         candidates.append(cand)
