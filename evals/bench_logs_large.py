@@ -2,16 +2,16 @@
 
     python -m evals.bench_logs_large [--lines 1000000 5000000] [--data DIR] [--json]
 
-For each size, writes a log of that many lines in a temporary directory (never in the
-repository) from the real Loghub-2k lines in `DIR` (default ../shared/data/loghub-dev): the
-systems' 2,000-line files one after another, over and over, every digit run of every line
-replaced by a fresh number of the same length, so values keep changing as in a live log while
-the events, and the variety of their shapes, stay the real ones (a line's shape, as the miner's
-cache keys it, is its digit runs' lengths: inventing lengths would invent events' shapes). The command runs on it in a child process
-with `--progress` (the progress lines go to this process's stderr) and the child's wall seconds,
-lines/s and peak resident memory (`os.wait4`, that child alone) are printed beside issue 17's
-targets: at least 100,000 lines/s, and a peak that does not grow with the file. The CSV is
-checked to have a row per line, then deleted with the log.
+For each size, writes a log of that many lines in a temporary directory (never in the repository)
+from the real Loghub-2k lines in `DIR` (default ../shared/data/loghub-dev): the systems'
+2,000-line files one after another, over and over, every digit run of every line replaced by a
+fresh number of the same length, so values keep changing as in a live log while the events, and
+the variety of their shapes, stay the real ones (a line's shape, as the miner's cache keys it, is
+its digit runs' lengths: inventing lengths would invent events' shapes). The command runs on it in
+a child process with `--progress` (the progress lines go to this process's stderr) and the child's
+wall seconds, lines/s and peak resident memory (`os.wait4`, that child alone) are printed beside
+issue 17's targets: at least 100,000 lines/s, and a peak that does not grow with the file. The CSV
+is checked to have a row per line, then deleted with the log.
 """
 
 from __future__ import annotations
