@@ -6,7 +6,7 @@ within Slack's 3 s and handled exactly once (one placeholder and one answer per 
 reply per command and click), also when Slack redelivers some events.
 
     .venv/bin/python -m evals.bench_slack_load [--mentions 200 --seconds 20]
-        [--commands 20 --clicks 20] [--router minilm|hashing]
+        [--commands 20 --clicks 20] [--router minilm|hashing] [--workers N]
 
 Prints the ack latency of mentions, commands and clicks separately, the placeholder and answer
 latency of each mention (from its own send), the replies to commands and clicks, and what was
@@ -46,7 +46,8 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def build(router: str, fake: FakeSlackAPI):  # noqa: ANN201 - (server, executor, bot)
+def build(router: str, fake: FakeSlackAPI,  # noqa: ANN201 - (server, executor, bot)
+          workers: int | None = None):
     from bot.app import build_runtime
     from bot.oncall import ScheduleFile
     from bot.router import Router
@@ -72,6 +73,10 @@ def build(router: str, fake: FakeSlackAPI):  # noqa: ANN201 - (server, executor,
                         "    every_days: 7\n    people:\n      - {name: Ana Diaz, slack: U0ANA}\n",
                         encoding="utf-8")
     bot = build_bot(settings, runtime, oncall=ScheduleFile(schedule))
+    if workers is not None:
+        from bot.slack.work import AnswerPool
+
+        bot.answers = AnswerPool(workers)
     executor = ThreadPoolExecutor(32, thread_name_prefix="slack-listener")
     app = build_app(bot, make_client("xoxb-bench", fake.base_url), signing_secret=SECRET,
                     executor=executor)
@@ -152,16 +157,19 @@ def main() -> None:
     parser.add_argument("--redeliveries", type=int, default=10,
                         help="events sent again with x-slack-retry-num (must not be re-answered)")
     parser.add_argument("--router", choices=("minilm", "hashing"), default="minilm")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="answer workers (default: what `serve` uses, the usable cores)")
     args = parser.parse_args()
     n = args.mentions
 
     with FakeSlackAPI() as fake:
         t0 = time.monotonic()
-        server, executor, bot = build(args.router, fake)
+        server, executor, bot = build(args.router, fake, args.workers)
         answer_ids = warm_answers(server.url, fake, 3)
         fake.reset()
         print(f"built and warmed the copilot in {time.monotonic() - t0:.1f} s "
-              f"(router: {args.router}); {n} mentions over {args.seconds:g} s, "
+              f"(router: {args.router}, {bot.answers.workers} answer workers); "
+              f"{n} mentions over {args.seconds:g} s, "
               f"{args.commands} /ops commands and {args.clicks} clicks during the burst, "
               "over HTTP on loopback")
         plan: list[Sent] = []
