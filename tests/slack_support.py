@@ -100,8 +100,9 @@ class SlackHarness:
                              executor=self.executor)
 
     def close(self) -> None:
-        """Let lazy listeners finish (before the Web API stand-in goes away)."""
+        """Let lazy listeners and queued answers finish (before the Web API stand-in goes)."""
         self.executor.shutdown(wait=True)
+        self.bot.answers.close()
 
     # -- raw -------------------------------------------------------------------------------
     def dispatch(self, body: str, content_type: str = "application/json",

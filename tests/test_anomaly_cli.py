@@ -128,7 +128,7 @@ def test_logs_templates_rows_name_the_final_template_and_quote_it(tmp_path):
 
 
 def test_logs_templates_streams_past_a_chunk_with_progress_on_stderr_only(tmp_path):
-    from bot.cli_anomaly import ID_CHUNK
+    from bot.cli.anomaly import ID_CHUNK
 
     # More lines than one chunk of spilled ids; the template generalised only in the last
     # chunk (the fourth user name) is named in its final form on the first line's row too.

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from slack_bolt import App
 
     from bot.incidents import IncidentStore
+    from bot.slack.context import SlackBot
     from infra.settings import Settings
 
 incident_app = typer.Typer(no_args_is_help=True, help="Declare, update and resolve incidents.")
@@ -76,6 +77,7 @@ def serve(
         client = make_client(s.bot_token.get_secret_value(), s.api_url)
         check_token(client)  # a bad token: one line, before the models load
         secret = s.signing_secret.get_secret_value() if s.signing_secret else None
+    built: list[SlackBot] = []
 
     def load() -> App:
         from bot.app import build_runtime
@@ -83,6 +85,7 @@ def serve(
         runtime = build_runtime(settings, scenario)
         runtime.warm()
         bot = build_bot(settings, runtime)
+        built.append(bot)
         if s.summary_channel:
             from bot.slack.scheduler import SummaryScheduler
 
@@ -92,18 +95,22 @@ def serve(
 
     from bot.slack.server import run_socket_mode, serve_http_while_loading
 
-    if s.mode == "http":
-        err.print(f"Slack app in HTTP mode on port {s.port} (/slack/events); loading the "
-                  "copilot, /healthz says when it is ready")
-        with _Errors():
-            serve_http_while_loading(load, s.port)
-    else:
-        assert s.app_token is not None
-        err.print("[dim]Loading the copilot...[/dim]")
-        with _Errors():
-            app = load()
-        err.print("Slack app in Socket Mode")
-        run_socket_mode(app, s.app_token.get_secret_value())
+    try:
+        if s.mode == "http":
+            err.print(f"Slack app in HTTP mode on port {s.port} (/slack/events); loading the "
+                      "copilot, /healthz says when it is ready")
+            with _Errors():
+                serve_http_while_loading(load, s.port, signing_secret=secret)
+        else:
+            assert s.app_token is not None
+            err.print("[dim]Loading the copilot...[/dim]")
+            with _Errors():
+                app = load()
+            err.print("Slack app in Socket Mode")
+            run_socket_mode(app, s.app_token.get_secret_value())
+    finally:
+        for bot in built:  # on Ctrl-C: the questions already queued are still answered
+            bot.answers.close()
 
 
 @incident_app.command("declare")

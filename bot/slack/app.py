@@ -5,12 +5,16 @@ HTTP mode. `build_bot` gathers what listeners need from settings and a `Runtime`
 Every request in HTTP mode passes Bolt's signature and timestamp check (signing secret); Socket
 Mode is authenticated by its app-level token instead. The Web API client retries rate-limited
 (HTTP 429, honouring Retry-After), failed (5xx) and broken calls.
+
+Three lanes, so that a backlog of answers never delays what must be quick: acks run on the
+thread that received the request (Bolt's `process_before_response`), lazy listeners (the
+placeholder, commands, clicks) on the listener executor, and answers with their charts in the
+bot's answer pool (bot/slack/work.py), sized to the cores.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -29,6 +33,7 @@ from bot.incidents import IncidentStore
 from bot.slack.context import Answerer, SlackBot
 from bot.slack.records import Records
 from bot.slack.threads import ThreadStore
+from bot.slack.work import AnswerPool, usable_cores
 from infra.claims import Claims
 from infra.settings import Settings, SettingsError
 
@@ -38,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LISTENER_THREADS = 64  # acks of commands and clicks run here too: never starve them
+LISTENER_THREADS = 32  # placeholders, commands and clicks: short work, answers run elsewhere
 
 
 def make_client(token: str, base_url: str | None = None) -> WebClient:
@@ -85,14 +90,14 @@ def build_bot(settings: Settings, runtime: Runtime, *, oncall: OnCallSource | No
         metrics=metrics, kb=runtime.kb, clock=clock,
         runbooks=runbook_engine(settings, runtime.sandbox.scenario.name if runtime.sandbox
                                 else None),
-        answer_slots=threading.BoundedSemaphore(answer_concurrency(settings)))
+        answers=AnswerPool(answer_workers(settings)))
 
 
-def answer_concurrency(settings: Settings) -> int:
-    """Answers computed at once. The deterministic core is CPU-bound Python: one at a time keeps
-    the GIL free for acks (50 concurrent mentions: ack p99 ~0.5 s with 1, ~2.9 s with 4, for
-    the same total time); LLM answers mostly wait on the network, so several run at once."""
-    return 1 if settings.mode == "deterministic" else 8
+def answer_workers(settings: Settings) -> int:
+    """Answers computed at once. The deterministic core is CPU-bound Python, so more workers
+    than cores only add contention for the GIL (which acks need too); LLM answers mostly wait
+    on the network, so several run at once."""
+    return usable_cores() if settings.mode == "deterministic" else 8
 
 
 def check_token(client: WebClient) -> None:
@@ -112,8 +117,8 @@ def check_token(client: WebClient) -> None:
 
 def build_app(bot: SlackBot, client: WebClient, *, signing_secret: str | None = None,
               executor: ThreadPoolExecutor | None = None, verify_token: bool = True) -> App:
-    """The Bolt app; `signing_secret` turns on request verification (HTTP mode). Listeners
-    (acks of commands and clicks, lazy work) run on `executor`."""
+    """The Bolt app; `signing_secret` turns on request verification (HTTP mode). Acks run on
+    the request's own thread, lazy listeners on `executor`, answers in `bot.answers`."""
     from bot.slack import approvals, commands, conversations
 
     executor = executor or ThreadPoolExecutor(LISTENER_THREADS,
@@ -121,7 +126,8 @@ def build_app(bot: SlackBot, client: WebClient, *, signing_secret: str | None = 
     app = App(client=client, signing_secret=signing_secret or "",
               request_verification_enabled=signing_secret is not None,
               listener_executor=executor,  # auth.test once, now (unless check_token did)
-              token_verification_enabled=verify_token)
+              token_verification_enabled=verify_token,
+              process_before_response=True)  # acks never queue behind lazy work
     app.use(_once_only(bot))
     conversations.register(app, bot)
     commands.register(app, bot)

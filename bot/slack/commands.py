@@ -1,5 +1,6 @@
 """The `/ops` slash command. The ack answers at once (usage help for unknown sub-commands, a
-"working on it" note otherwise); a lazy listener does the work and replies through the
+"working on it" note otherwise, saying how many questions are ahead when busy); a lazy listener
+does the work, `/ops ask` through the answer pool like mentions, and replies through the
 command's `response_url` (answers and incident news in the channel, the rest to the caller).
 """
 
@@ -9,6 +10,7 @@ import logging
 import shlex
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -54,8 +56,12 @@ def register(app: App, bot: SlackBot) -> None:
         problem = usage_problem(command.get("text", ""))
         if problem is not None:
             ack(blocks=usage_blocks(problem), text="/ops usage")
-        else:
-            ack(text=f":hourglass_flowing_sand: `/ops {escape(command['text'][:200])}` …")
+            return
+        note = ""
+        if command["text"].split()[0] == "ask":
+            ahead = bot.answers.ahead(command.get("channel_id", ""))
+            note = f" (busy: {ahead} questions ahead)" if bot.answers.is_busy(ahead) else ""
+        ack(text=f":hourglass_flowing_sand: `/ops {escape(command['text'][:200])}` …{note}")
 
     def run_ops(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
         text = command.get("text", "")
@@ -63,15 +69,21 @@ def register(app: App, bot: SlackBot) -> None:
             return  # the ack showed the usage help
         words = text.split()
         handler = HANDLERS[words[0]]
-        try:
-            handler(bot, client, command, respond, words[1:])
-        except (IncidentError, OnCallError, WeekError, QuestionError) as exc:
-            respond(text=f":warning: {escape(str(exc))}", response_type="ephemeral")
-        except Exception:
-            log.exception("/ops %s failed", words[0])
-            respond(text=APOLOGY, response_type="ephemeral")
+        reporting_errors(respond, words[0], partial(handler, bot, client, command, respond,
+                                                    words[1:]))
 
     app.command("/ops")(ack=ack_ops, lazy=[run_ops])
+
+
+def reporting_errors(respond: Respond, name: str, work: Callable[[], None]) -> None:
+    """Run `work()`; what the user got wrong comes back as a warning, a bug as an apology."""
+    try:
+        work()
+    except (IncidentError, OnCallError, WeekError, QuestionError) as exc:
+        respond(text=f":warning: {escape(str(exc))}", response_type="ephemeral")
+    except Exception:
+        log.exception("/ops %s failed", name)
+        respond(text=APOLOGY, response_type="ephemeral")
 
 
 def _reply(respond: Respond, blocks: list[dict[str, Any]], text: str,
@@ -82,11 +94,17 @@ def _reply(respond: Respond, blocks: list[dict[str, Any]], text: str,
 
 def ask(bot: SlackBot, client: WebClient, command: dict[str, Any], respond: Respond,
         args: list[str]) -> None:
+    """Queue the question in the answer pool, the same lane as mentions."""
+    bot.answers.submit(command["channel_id"], partial(
+        reporting_errors, respond, "ask", partial(_answer_command, bot, command, respond, args)))
+
+
+def _answer_command(bot: SlackBot, command: dict[str, Any], respond: Respond,
+                    args: list[str]) -> None:
     question = Question(" ".join(args), bot.now(), user=command["user_id"],
                         channel=command["channel_id"])
     started = time.perf_counter()
-    with bot.answer_slots:
-        answer = bot.copilot.answer(question)
+    answer = bot.copilot.answer(question)
     answer_id = bot.records.answer(question, answer, (time.perf_counter() - started) * 1000)
     _reply(respond, answer_blocks(answer, answer_id), answer.summary, public=True)
     bot.records.audit(command["user_id"], "slack.ask", answer_id,

@@ -5,7 +5,6 @@ the seams (a Web API stand-in, a fixed clock, an on-call source) instead of patc
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +14,7 @@ from bot.answer import Answer, Question
 from bot.copilot import Conversation
 from bot.slack.records import Records
 from bot.slack.threads import ThreadStore
+from bot.slack.work import AnswerPool
 from infra.claims import Claims
 from infra.settings import Settings
 
@@ -44,7 +44,6 @@ class SlackBot:
     metrics: MetricsBackend | None = None
     kb: KnowledgeBase | None = None
     runbooks: Any = None  # the runbook engine (tools/runbooks) when present
-    # CPU-bound answers at once; placeholders and acks never wait for these
-    answer_slots: threading.BoundedSemaphore = field(
-        default_factory=lambda: threading.BoundedSemaphore(1))
+    # where answers run, apart from acks, clicks and placeholders (bot/slack/work.py)
+    answers: AnswerPool = field(default_factory=lambda: AnswerPool(1))
     clock: Callable[[], datetime] | None = None  # wall clock for incidents; default: utcnow

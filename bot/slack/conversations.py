@@ -1,13 +1,15 @@
 """Questions asked in Slack: `@opscopilot ...` mentions, replies in threads the bot answers in,
-and direct messages. Each is acked at once; a lazy listener posts a placeholder in the thread,
-answers through the core, then replaces the placeholder with the Block Kit answer and uploads
-charts of the anomalous series.
+and direct messages. Each is acked at once; a lazy listener posts a placeholder in the thread
+(saying how many questions are ahead when the bot is busy) and queues the answer in the answer
+pool (bot/slack/work.py); the answer replaces the placeholder with the Block Kit answer, and the
+charts of the anomalous series follow once no other answer is waiting.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -24,12 +26,15 @@ from bot.slack.blocks import (
     strip_mentions,
 )
 from bot.slack.context import SlackBot
+from bot.slack.work import FOLLOW_UP
 from infra.charts import series_png
 from infra.redact import redact
 
 log = logging.getLogger(__name__)
 
 PLACEHOLDER = ":mag: Looking into it…"
+BUSY = (":hourglass_flowing_sand: Busy: {ahead} questions ahead of yours. Yours is queued and "
+        "the answer will replace this message.")
 APOLOGY = ("Sorry, something went wrong while I was answering this. The error is logged; "
            "please try again, or ask in a different way.")
 MAX_CHARTS = 2
@@ -42,8 +47,8 @@ def _ack(ack: Ack) -> None:
 def register(app: App, bot: SlackBot) -> None:
     def on_mention(event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
         thread_ts = event.get("thread_ts") or event["ts"]
-        answer_in_thread(bot, client, event["channel"], event.get("user", ""),
-                         strip_mentions(event.get("text", "")), thread_ts)
+        ask_in_thread(bot, client, event["channel"], event.get("user", ""),
+                      strip_mentions(event.get("text", "")), thread_ts)
 
     def on_message(event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
         if event.get("subtype") or event.get("bot_id"):
@@ -59,18 +64,31 @@ def register(app: App, bot: SlackBot) -> None:
                 return  # not in a thread, or a mention (answered by on_mention)
             if bot.threads.get(channel, thread_ts) is None:
                 return  # a thread the bot is not part of
-        answer_in_thread(bot, client, channel, event.get("user", ""), strip_mentions(text),
-                         thread_ts)
+        ask_in_thread(bot, client, channel, event.get("user", ""), strip_mentions(text),
+                      thread_ts)
 
     app.event("app_mention")(ack=_ack, lazy=[on_mention])
     app.event("message")(ack=_ack, lazy=[on_message])
 
 
+def placeholder_text(bot: SlackBot, channel: str) -> str:
+    ahead = bot.answers.ahead(channel)
+    return BUSY.format(ahead=ahead) if bot.answers.is_busy(ahead) else PLACEHOLDER
+
+
+def ask_in_thread(bot: SlackBot, client: WebClient, channel: str, user: str, text: str,
+                  thread_ts: str) -> None:
+    """The placeholder now (a listener thread, never behind answers), the answer queued."""
+    placeholder = client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                          text=placeholder_text(bot, channel))
+    bot.answers.submit(channel, partial(answer_in_thread, bot, client, channel, user, text,
+                                        thread_ts, placeholder["ts"]),
+                       serial=f"{channel}:{thread_ts}")
+
+
 def answer_in_thread(bot: SlackBot, client: WebClient, channel: str, user: str, text: str,
-                     thread_ts: str) -> None:
-    """Placeholder, answer, full answer in place of the placeholder, charts; an apology on error."""
-    placeholder = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=PLACEHOLDER)
-    ts = placeholder["ts"]
+                     thread_ts: str, ts: str) -> None:
+    """The answer in place of the placeholder `ts`, its charts queued; an apology on error."""
     try:
         if not text:
             text = "help"
@@ -86,15 +104,16 @@ def answer_in_thread(bot: SlackBot, client: WebClient, channel: str, user: str, 
             conversation.incident_query = incident.title
             conversation.incident_label = f"incident {incident.id}"
         started = time.perf_counter()
-        with bot.answer_slots:
-            answer = _answer(bot, client, channel, ts, question, conversation)
+        answer = _answer(bot, client, channel, ts, question, conversation)
         latency_ms = (time.perf_counter() - started) * 1000
         bot.threads.save(channel, thread_ts, conversation)
         answer_id = bot.records.answer(question, answer, latency_ms)
         post_answer(client, channel, thread_ts, ts, answer, answer_id)
         bot.records.audit(user, "slack.answer", answer_id,
                           {"channel": channel, "thread": thread_ts, "intent": answer.intent})
-        upload_charts(bot, client, channel, thread_ts, answer)
+        if answer.charts and bot.metrics is not None:
+            bot.answers.submit(channel, partial(upload_charts, bot, client, channel, thread_ts,
+                                                answer), priority=FOLLOW_UP)
     except QuestionError as exc:
         bot.threads.save(channel, thread_ts, bot.threads.get(channel, thread_ts) or Conversation())
         client.chat_update(channel=channel, ts=ts, text=redact(str(exc)))

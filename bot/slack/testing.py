@@ -27,12 +27,15 @@ TEAM = "T0000001"
 
 @dataclass
 class Call:
-    """One request the bot made: the API method (or `upload`, `response`), its body, its token."""
+    """One request the bot made: the API method (or `upload`, `response`), its body, its token,
+    and what the stand-in answered (e.g. the `ts` of a posted message)."""
 
     method: str
     body: dict[str, Any]
     token: str = ""
     at: float = field(default_factory=time.monotonic)
+    reply: dict[str, Any] = field(default_factory=dict)
+    path: str = ""  # e.g. /response/r1: which response_url was posted to
 
 
 def signed_headers(secret: str, body: str, timestamp: int | None = None,
@@ -169,7 +172,7 @@ class FakeSlackAPI:
                     self._send(200, b"OK", "text/plain")
                     return
                 if path.startswith("/response/"):
-                    fake._record(Call("response", json.loads(raw or b"{}")))
+                    fake._record(Call("response", json.loads(raw or b"{}"), path=path))
                     self._send(200, b"ok", "text/plain")
                     return
                 method = path.removeprefix("/api/")
@@ -187,11 +190,11 @@ class FakeSlackAPI:
                     self._send(429, b'{"ok":false,"error":"ratelimited"}', "application/json",
                                {"Retry-After": "1"})
                     return
-                fake._record(Call(method, body, token))
-                reply = json.dumps({"ok": False, "error": "invalid_auth"}
-                                   if token in fake.revoked_tokens
-                                   else fake._reply(method, body)).encode()
-                self._send(200, reply, "application/json")
+                call = Call(method, body, token)
+                call.reply = ({"ok": False, "error": "invalid_auth"}
+                              if token in fake.revoked_tokens else fake._reply(method, body))
+                fake._record(call)
+                self._send(200, json.dumps(call.reply).encode(), "application/json")
 
             def _send(self, status: int, data: bytes, ctype: str,
                       extra: dict[str, str] | None = None) -> None:
