@@ -3,7 +3,8 @@
 
 `FaultServer(mode)` is a real server on a free loopback port that is, by mode:
 
-    up         a proxy to `upstream` (a real Prometheus, ...), or 404 without one
+    up         a proxy to `upstream` (a real Prometheus, ...); without one, an empty success
+               in Prometheus' envelope (`{"status": "success", "data": []}`)
     down       nothing listens: connections are refused
     hang       accepts the connection, reads the request, never answers
     500        answers HTTP 500
@@ -27,6 +28,7 @@ FAULTS = ("down", "hang", "500", "truncated", "html")
 MODES = ("up", *FAULTS)
 HANG_AT_MOST_S = 120.0  # a hanging handler gives up eventually even if stop() is never called
 TRUNCATED = b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"servi'
+EMPTY = b'{"status":"success","data":[]}'
 HTML = (b"<!DOCTYPE html><html><head><title>Sign in</title></head>"
         b"<body><form action=/login>Sign in to continue</form></body></html>")
 
@@ -55,7 +57,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif mode == "html":
             self._send(200, HTML, "text/html; charset=utf-8")
         elif owner.upstream is None:
-            self._send(404, b"no upstream", "text/plain")
+            self._send(200, EMPTY, "application/json")
         else:
             reply = owner.forward(self.path)
             self._send(reply.status_code, reply.content,
