@@ -22,6 +22,7 @@ from bot.router import Route, Router
 from bot.timewindow import find_comparison
 from infra.settings import Settings
 from tools.backends import TopologySource
+from tools.backends.health import one_answer
 from tools.base import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Copilot:
         self.topology = topology
         self.settings = settings
 
+    @one_answer  # a backend that fails is asked once per answer (tools/backends/health.py)
     def answer(self, question: Question, conversation: Conversation | None = None) -> Answer:
         started = time.perf_counter()
         now = int(question.time.timestamp())

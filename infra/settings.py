@@ -68,6 +68,14 @@ class TracesSettings(BaseModel):
     retries: int = Field(2, ge=0, le=5)
 
 
+class BreakerSettings(BaseModel):
+    cooldown_s: float = Field(
+        15.0, ge=0, le=3600,
+        description="after a backend server fails (unreachable, timed out, 5xx, a broken reply), "
+                    "how long its reads fail at once before one read tries it again; 0: every "
+                    "answer asks again (one answer never asks a failed server twice)")
+
+
 class TopologySettings(BaseModel):
     file: Path | None = Field(None, description="YAML service graph: service -> services it calls")
     from_traces: bool = Field(True, description="add the calls the traces backend has seen")
@@ -173,6 +181,7 @@ class Settings(BaseSettings):
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
     loki: LokiSettings = LokiSettings()
     traces: TracesSettings = TracesSettings()
+    breaker: BreakerSettings = BreakerSettings()
     topology: TopologySettings = TopologySettings()
     events: EventsSettings = EventsSettings()
     slack: SlackSettings = SlackSettings()

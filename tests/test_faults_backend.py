@@ -110,7 +110,7 @@ CALLS: dict[str, Callable[[str], object]] = {
 FAULTS = {
     "slow": (BackendTimeout, "did not answer within 0.3 s"),
     "trickle": (BackendTimeout, "did not answer within 0.3 s"),
-    "drop": (BackendError, "is unreachable: Server disconnected"),
+    "drop": (BackendError, "is unreachable: server disconnected"),
     "truncate": (BackendError, "is unreachable: peer closed connection"),
     "500": (BackendError, "answered HTTP 500"),
 }

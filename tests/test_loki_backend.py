@@ -145,7 +145,7 @@ def test_a_timeout_is_not_retried_and_opens_the_breaker():
         loki.search(["checkout"], T0, T0 + 60, level="ERROR")
     assert len(fake.requests) == 1
     with pytest.raises(BackendTimeout, match=r"did not answer within 5 s \(0 s ago; not asked "
-                                             r"again for 30 s\)$"):
+                                             r"again for 15 s\)$"):
         loki.search(["payment"], T0, T0 + 60)
     assert len(fake.requests) == 1
 
@@ -158,10 +158,10 @@ def test_the_breaker_asks_again_after_its_pause_and_closes_on_success():
     with pytest.raises(BackendError, match="unreachable"):
         loki.search(["checkout"], T0, T0 + 3600)
     clock[0] = 10.0
-    with pytest.raises(BackendError, match=r"10 s ago; not asked again for 20 s"):
+    with pytest.raises(BackendError, match=r"10 s ago; not asked again for 5 s"):
         loki.search(["checkout"], T0, T0 + 3600)
     assert len(fake.requests) == 3
-    clock[0] = 31.0
+    clock[0] = 16.0
     assert len(loki.search(["checkout"], T0, T0 + 3600).lines) == 13
     assert len(loki.search(["checkout"], T0, T0 + 3600).lines) == 13  # closed again
 

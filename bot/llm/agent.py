@@ -10,6 +10,7 @@ model as untrusted data. Hitting a bound or a provider error raises an `LLMFailu
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import threading
@@ -56,7 +57,9 @@ def call_with_timeout(fn: Callable[[], T], timeout_s: float, name: str = "call")
         finally:
             done.set()
 
-    threading.Thread(target=target, name=f"llm-{name}", daemon=True).start()
+    # The answer's context (its memory of failed backends) goes with the call.
+    threading.Thread(target=contextvars.copy_context().run, args=(target,), name=f"llm-{name}",
+                     daemon=True).start()
     if not done.wait(max(timeout_s, 0.0)):
         raise TimeoutError(f"{name} took longer than {timeout_s:.1f} s")
     if "error" in box:
@@ -221,7 +224,8 @@ class AgentLoop:
                 continue
             emit(self.progress, ProgressEvent("tool", f"running {name}", step, name))
             box: dict[str, Any] = {"key": key}
-            thread = threading.Thread(target=self._run_one, args=(name, args, box),
+            thread = threading.Thread(target=contextvars.copy_context().run,  # the answer's
+                                      args=(self._run_one, name, args, box),  # backend memory
                                       name=f"llm-tool-{name}", daemon=True)
             thread.start()
             threads.append((i, name, thread, box))

@@ -30,6 +30,7 @@ from bot.planner import Plan, ToolCall
 from bot.router import Route, Router
 from infra.settings import Settings
 from tools.backends import TopologySource
+from tools.backends.health import one_answer
 from tools.base import ToolRegistry
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ class LLMCopilot(Copilot):
     def deterministic(self) -> Copilot:
         return Copilot(self.router, self.registry, self.topology, self.settings)
 
+    @one_answer
     def answer(self, question: Question, conversation: Conversation | None = None,
                progress: Progress | None = None) -> LLMAnswer:
         started = time.perf_counter()

@@ -4,9 +4,11 @@ The copilot's metric names (tools/catalog.py) become PromQL through templates a 
 (`load_templates`: a YAML file), so "latency of checkout" maps onto its own metric names and
 labels. Services and metric names are discovered (`/api/v1/label/<name>/values`,
 `/api/v1/series`, `/api/v1/labels`): a catalog metric is offered for a service only when the
-metrics its template reads exist for it. Reads are idempotent: a timeout, a refused connection or
-a 5xx is retried a bounded number of times with backoff, then becomes a `BackendError`
-(tools/backends/http.py) whose one line the answer can show. A 4xx (a bad query) is not retried.
+metrics its template reads exist for it. Reads are idempotent: a refused connection or a 5xx is
+retried a bounded number of times with backoff within the read's timeout, then becomes a
+`BackendError` (tools/backends/http.py) whose one line the answer can show; the server is then
+not asked again in the same answer, nor in the next ones until its breaker's cool-down ends
+(tools/backends/health.py). A 4xx (a bad query) is not retried.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import numpy as np
 import yaml
 
 from tools.backends import Series
-from tools.backends.http import Breaker, JsonReader
+from tools.backends.health import Breaker
+from tools.backends.http import JsonReader
 from tools.base import BackendError
 from tools.formatting import yaml_problem
 

@@ -21,6 +21,7 @@ from tools.backends import (
     Trace,
     TracesBackend,
 )
+from tools.backends.health import BackendHealth
 from tools.base import BackendError
 
 HINTS = {
@@ -84,6 +85,7 @@ class Backends:
     topology: TopologySource
     sandbox: EveryBackend | None = None
     unconfigured: list[str] = field(default_factory=list)
+    health: BackendHealth = field(default_factory=BackendHealth)  # every HTTP server's breaker
     source: str = field(init=False)  # the metrics backend's, for tools given the whole bundle
 
     def __post_init__(self) -> None:

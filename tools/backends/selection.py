@@ -30,7 +30,7 @@ from tools.backends import (
     TracesBackend,
 )
 from tools.backends.alertmanager import AlertmanagerBackend, CombinedAlerts, PrometheusAlertsBackend
-from tools.backends.http import Breaker
+from tools.backends.health import BackendHealth
 from tools.backends.jaeger import JaegerBackend
 from tools.backends.loki import LokiBackend
 from tools.backends.prometheus import (
@@ -108,7 +108,9 @@ def select_backends(settings: Settings, sandbox: EveryBackend | None = None,
     p, a, lk, tr = settings.prometheus, settings.alertmanager, settings.loki, settings.traces
     metrics: MetricsBackend
     prometheus = None
-    prometheus_breaker = Breaker()  # its metrics, alerts and discovery: one server, one verdict
+    # One breaker per server, shared by its readers (Prometheus' metrics, alerts and discovery:
+    # one server, one verdict) and queryable as `backends.health.states()`.
+    health = BackendHealth(settings.breaker.cooldown_s)
     if p.url:
         templates, capacity = dict(DEFAULT_TEMPLATES), dict(DEFAULT_CAPACITY)
         label, window = p.service_label, p.rate_window
@@ -120,7 +122,7 @@ def select_backends(settings: Settings, sandbox: EveryBackend | None = None,
         prometheus = PrometheusBackend(
             str(p.url), http_client(p.timeout_s, p.bearer_token, transport), templates, label,
             window, p.step_s, p.timeout_s, p.retries, discover_metrics=p.discover_metrics,
-            capacity_templates=capacity, breaker=prometheus_breaker)
+            capacity_templates=capacity, breaker=health.breaker("Prometheus", str(p.url)))
         metrics = prometheus
     else:
         metrics = fallback("metrics")
@@ -129,11 +131,13 @@ def select_backends(settings: Settings, sandbox: EveryBackend | None = None,
     if a.url:
         alert_sources.append(AlertmanagerBackend(
             str(a.url), http_client(a.timeout_s, a.bearer_token, transport),
-            timeout_s=a.timeout_s, retries=a.retries, clock=clock))
+            timeout_s=a.timeout_s, retries=a.retries,
+            breaker=health.breaker("Alertmanager", str(a.url)), clock=clock))
     if p.url and p.alerts:
         alert_sources.append(PrometheusAlertsBackend(
             str(p.url), http_client(p.timeout_s, p.bearer_token, transport),
-            timeout_s=p.timeout_s, retries=p.retries, breaker=prometheus_breaker, clock=clock))
+            timeout_s=p.timeout_s, retries=p.retries,
+            breaker=health.breaker("Prometheus", str(p.url)), clock=clock))
     alerts: AlertsBackend = (CombinedAlerts(alert_sources) if len(alert_sources) > 1
                              else alert_sources[0] if alert_sources else fallback("alerts"))
 
@@ -142,6 +146,7 @@ def select_backends(settings: Settings, sandbox: EveryBackend | None = None,
     if lk.url:
         loki = LokiBackend(str(lk.url), http_client(lk.timeout_s, lk.bearer_token, transport),
                            timeout_s=lk.timeout_s, retries=lk.retries,
+                           breaker=health.breaker("Loki", str(lk.url)),
                            service_label=lk.service_label, level_label=lk.level_label)
         logs = loki
     else:
@@ -151,9 +156,12 @@ def select_backends(settings: Settings, sandbox: EveryBackend | None = None,
     tracer: JaegerBackend | TempoBackend | None = None
     if tr.url:
         client = http_client(tr.timeout_s, tr.bearer_token, transport)
-        tracer = (JaegerBackend(str(tr.url), client, timeout_s=tr.timeout_s, retries=tr.retries)
+        breaker = health.breaker("Jaeger" if tr.kind == "jaeger" else "Tempo", str(tr.url))
+        tracer = (JaegerBackend(str(tr.url), client, timeout_s=tr.timeout_s, retries=tr.retries,
+                                breaker=breaker)
                   if tr.kind == "jaeger" else
-                  TempoBackend(str(tr.url), client, timeout_s=tr.timeout_s, retries=tr.retries))
+                  TempoBackend(str(tr.url), client, timeout_s=tr.timeout_s, retries=tr.retries,
+                               breaker=breaker))
         traces = tracer
     else:
         traces = fallback("traces")
@@ -168,7 +176,7 @@ def select_backends(settings: Settings, sandbox: EveryBackend | None = None,
         changes = fallback("changes")
 
     topology = _topology(settings, fill, prometheus, loki, tracer)
-    return Backends(metrics, logs, traces, changes, alerts, topology, fill, missing)
+    return Backends(metrics, logs, traces, changes, alerts, topology, fill, missing, health)
 
 
 def _topology(settings: Settings, sandbox: EveryBackend | None,
