@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from bot.copilot import Copilot
-from bot.llm.progress import Progress
 from bot.router import Router
 from infra.settings import Settings, SettingsError
 from infra.state import state_engine
@@ -37,6 +37,9 @@ from tools.runbooks.tool import ProposeRunbooks
 from tools.sandbox.backend import SandboxBackend
 from tools.sandbox.simulator import Sandbox, load_sandbox
 from tools.traces import SearchTraces
+
+if TYPE_CHECKING:
+    from bot.llm.progress import Progress
 
 
 @dataclass

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from evals.child_run import run_cli
 
 TARGET_LINES_PER_S = 100_000
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub-dev"
@@ -67,21 +66,16 @@ def run(lines: int, systems: list[list[str]]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench_logs_large.") as tmp:
         src, dst = Path(tmp) / "large.log", Path(tmp) / "templates.csv"
         size = write_log(src, systems, lines)
-        start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "logs", "templates", str(src),
-                                 "-o", str(dst), "--progress"])
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc = run_cli("logs", "templates", str(src), "-o", str(dst), "--progress")
         if proc.returncode != 0:
             raise SystemExit(f"logs templates failed with exit code {proc.returncode}")
         with dst.open("rb") as fh:
             rows = sum(1 for _ in fh) - 1
     if rows != lines:
         raise SystemExit(f"logs templates wrote {rows:,} rows for {lines:,} lines")
-    return {"lines": lines, "input_mb": round(size / 1e6, 1), "wall_s": round(wall, 2),
-            "lines_per_s": round(lines / wall), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2)}
+    return {"lines": lines, "input_mb": round(size / 1e6, 1),
+            "wall_s": round(proc.wall_s, 2), "lines_per_s": round(lines / proc.wall_s),
+            "peak_rss_mb": round(proc.peak_rss_mb, 1), "cpu_s": round(proc.cpu_s, 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
