@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-
 from bot.copilot import Copilot
 from bot.router import Router
 from infra.settings import Settings, SettingsError
@@ -39,6 +37,8 @@ from tools.sandbox.simulator import Sandbox, load_sandbox
 from tools.traces import SearchTraces
 
 if TYPE_CHECKING:
+    import httpx
+
     from bot.llm.progress import Progress
 
 

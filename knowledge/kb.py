@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from knowledge.embeddings import Embedder
-from knowledge.search import Hit, HybridSearcher, SearchFilter
-from knowledge.store import KnowledgeStore, embedder_for
+from knowledge.search import ChunkTable, Hit, HybridSearcher, SearchFilter, fingerprint
+from knowledge.store import KnowledgeStore, embedder_for, saved_generation
 
 if TYPE_CHECKING:
     from infra.settings import Settings
@@ -29,13 +30,18 @@ def kb_path(settings: Settings) -> Path:
 class KnowledgeBase:
     """A lazily opened `KnowledgeStore` with one `HybridSearcher`, safe to share across threads."""
 
+    RECHECK_S = 5.0  # how long a table found current is trusted before the store is re-read
+
     def __init__(self, opener: Callable[[], KnowledgeStore],
-                 index_file: Path | None = None, local_path: Path | None = None) -> None:
+                 index_file: Path | None = None, local_path: Path | None = None,
+                 embedder: Callable[[], Embedder] | None = None) -> None:
         self._opener = opener
         self._index_file = index_file
         self._local_path = local_path  # an on-disk store: absent means empty, no chromadb needed
+        self._embedder = embedder  # the store's model, for searching a saved table alone
         self._store: KnowledgeStore | None = None
         self._searcher: HybridSearcher | None = None
+        self._saved: tuple[HybridSearcher | None, float] = (None, -1e9)  # (searcher, checked)
         self._lock = threading.Lock()
 
     @classmethod
@@ -51,9 +57,11 @@ class KnowledgeBase:
         # The keyword index is derived data: it lives in the cache folder, one file per store.
         where = hashlib.sha256(f"{url or path}|{model}".encode()).hexdigest()[:16]
         index_file = settings.resolved_cache_dir() / "kb-index" / f"{where}.pkl"
-        return cls(lambda: KnowledgeStore.open(path=path, url=url,
-                                               embedder=embedder or embedder_for(model)),
-                   index_file, local_path=path)
+        def model_embedder() -> Embedder:
+            return embedder or embedder_for(model)
+
+        return cls(lambda: KnowledgeStore.open(path=path, url=url, embedder=model_embedder()),
+                   index_file, local_path=path, embedder=model_embedder)
 
     @property
     def store(self) -> KnowledgeStore:
@@ -92,11 +100,40 @@ class KnowledgeBase:
         self.searcher.search("refresh", 1)
         self.searcher.flush()
 
+    def _saved_searcher(self) -> HybridSearcher | None:
+        """A searcher over the saved keyword-and-vector table when it is current with the
+        on-disk store (same collection and generation, read from Chroma's file without
+        importing chromadb, about 0.8 s); None when there is none or the store must be opened.
+        Trusted for RECHECK_S, then the generation is read again (another process may write).
+        """
+        if (self._store is not None or self._local_path is None or self._index_file is None
+                or self._embedder is None):
+            return None
+        with self._lock:
+            searcher, checked = self._saved
+            if searcher is not None and time.monotonic() - checked < self.RECHECK_S:
+                return searcher
+            current = saved_generation(self._local_path)
+            table = None if searcher is None else searcher.table
+            if current is not None and (table is None or table.gen != current[1]):
+                embedder = self._embedder()
+                table = ChunkTable.load(self._index_file, fingerprint(current[0], embedder.name))
+                searcher = (HybridSearcher(None, table=table, embedder=embedder)
+                            if table is not None and table.vectors is not None else None)
+            if current is None or table is None or table.gen != current[1]:
+                searcher = None
+            self._saved = (searcher, time.monotonic())
+            return searcher
+
     def is_empty(self) -> bool:
         if (self._store is None and self._local_path is not None
                 and not (self._local_path / "chroma.sqlite3").exists()):
             return True  # never seeded: answer without importing chromadb (about 0.6 s)
+        if (saved := self._saved_searcher()) is not None:
+            return saved.table.live == 0
         return self.store.count() == 0
 
     def search(self, query: str, k: int = 5, filt: SearchFilter | None = None) -> list[Hit]:
+        if (saved := self._saved_searcher()) is not None:
+            return saved.search(query, k, filt)
         return self.searcher.search(query, k, filt)

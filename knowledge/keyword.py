@@ -1,19 +1,19 @@
 """BM25 keyword scoring over the stored chunks (Chroma's own BM25 is not available locally).
 
-Pure numpy/scipy: a sparse document-term matrix of BM25 weights, built once per store version;
-a query sums a few columns. Tokens are lower-cased, CamelCase alert names are split into words as
-well as kept whole (`KubePodCrashLooping` -> kubepodcrashlooping, kube, pod, crash, looping),
-and a light suffix stemmer folds plurals and -ing/-ed forms.
+Pure numpy: column-compressed term counts per batch of texts (no scipy: a cold `ask` should
+not pay for importing it); a query sums a few columns. Tokens are lower-cased, CamelCase alert
+names are split into words as well as kept whole (`KubePodCrashLooping` -> kubepodcrashlooping,
+kube, pod, crash, looping), and a light suffix stemmer folds plurals and -ing/-ed forms.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import sparse
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_]*|\d+(?:\.\d+)?")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -55,28 +55,55 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-def _widened(m: sparse.csc_matrix, width: int) -> sparse.csc_matrix:
-    """The same counts with empty columns for terms added to the vocabulary later."""
-    if m.shape[1] >= width:
-        return m
-    indptr = np.concatenate([m.indptr, np.full(width - m.shape[1], m.indptr[-1])])
-    return sparse.csc_matrix((m.data, m.indices, indptr), shape=(m.shape[0], width))
+@dataclass(frozen=True)
+class Segment:
+    """Raw term counts of one batch of texts, column-compressed: the rows holding term t are
+    `indices[indptr[t]:indptr[t + 1]]` (batch-relative), their counts the same slice of `data`.
+    Plain numpy arrays, so loading a saved index imports nothing heavier than numpy."""
+
+    first: int  # row number of the batch's first text
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+    @property
+    def terms(self) -> int:
+        return len(self.indptr) - 1
+
+
+def _segment(first: int, rows: np.ndarray, terms: np.ndarray, counts: np.ndarray,
+             width: int) -> Segment:
+    """A segment from (row, term, count) triples; repeated (row, term) pairs are summed."""
+    n_rows = int(rows.max()) + 1 if len(rows) else 1
+    pairs, inverse = np.unique(terms * n_rows + rows, return_inverse=True)
+    summed = np.bincount(inverse, weights=counts, minlength=len(pairs)).astype(np.float32)
+    term_of, row_of = np.divmod(pairs, n_rows)
+    indptr = np.zeros(width + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term_of, minlength=width), out=indptr[1:])
+    return Segment(first, indptr, row_of.astype(np.int64), summed)
+
+
+def _triples(seg: Segment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The segment's (absolute row, term, count) triples."""
+    terms = np.repeat(np.arange(seg.terms, dtype=np.int64), np.diff(seg.indptr))
+    return seg.indices + seg.first, terms, seg.data
 
 
 class BM25Index:
     """Okapi BM25 (k1=1.2, b=0.75) over texts that can be added and removed.
 
-    Raw term counts are kept in segments (a CSC matrix per batch of added texts, as search
-    engines keep segments) with a mask of live rows; document frequencies, the live count and
-    the average length are worked out from the live rows at query time, for the query's terms
-    only. So adding a batch costs only tokenizing that batch, removing costs nothing, and the
-    scores equal those of an index rebuilt from the live texts. `compacted()` merges segments.
+    Raw term counts are kept in segments (a column-compressed block per batch of added texts,
+    as search engines keep segments) with a mask of live rows; document frequencies, the live
+    count and the average length are worked out from the live rows at query time, for the
+    query's terms only. So adding a batch costs only tokenizing that batch, removing costs
+    nothing, and the scores equal those of an index rebuilt from the live texts.
+    `compacted()` merges segments.
     """
 
     def __init__(self, texts: Sequence[str] = (), k1: float = 1.2, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
         self.vocab: dict[str, int] = {}
-        self.segments: list[tuple[int, sparse.csc_matrix]] = []  # (first row, counts)
+        self.segments: list[Segment] = []
         self.lengths = np.zeros(0, dtype=np.float32)
         self.alive = np.zeros(0, dtype=bool)
         if texts:
@@ -95,14 +122,11 @@ class BM25Index:
             for token in tokenize(text):
                 rows.append(row)
                 cols.append(self.vocab.setdefault(token, len(self.vocab)))
-        shape = (len(texts), max(1, len(self.vocab)))
-        counts = sparse.csc_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
-                                   shape=shape)
-        counts.sum_duplicates()
+        r, c = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
         first = self.size
-        self.segments.append((first, counts))
-        self.lengths = np.concatenate([self.lengths,
-                                       np.asarray(counts.sum(axis=1), np.float32).ravel()])
+        self.segments.append(_segment(first, r, c, np.ones(len(r)), max(1, len(self.vocab))))
+        self.lengths = np.concatenate([self.lengths, np.bincount(
+            r, minlength=len(texts)).astype(np.float32)])
         self.alive = np.concatenate([self.alive, np.ones(len(texts), dtype=bool)])
         return range(first, self.size)
 
@@ -120,26 +144,31 @@ class BM25Index:
 
     def compacted(self) -> tuple[BM25Index, np.ndarray]:
         """One segment of the live rows; returns it and, per old row, its new row (-1: gone)."""
-        width = max(1, len(self.vocab))
-        blocks = [_widened(m, width) for _, m in self.segments]
-        merged = sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((0, width))
         keep = np.flatnonzero(self.alive)
         new_row = np.full(self.size, -1, dtype=np.int64)
         new_row[keep] = np.arange(len(keep))
         twin = BM25Index.__new__(BM25Index)
         twin.k1, twin.b, twin.vocab = self.k1, self.b, dict(self.vocab)
-        twin.segments = [(0, sparse.csc_matrix(merged[keep]))] if len(keep) else []
+        twin.segments = []
+        if len(keep) and self.segments:
+            parts = [_triples(seg) for seg in self.segments]
+            rows = np.concatenate([p[0] for p in parts])
+            terms = np.concatenate([p[1] for p in parts])
+            counts = np.concatenate([p[2] for p in parts])
+            live = self.alive[rows]
+            twin.segments = [_segment(0, new_row[rows[live]], terms[live], counts[live],
+                                      max(1, len(self.vocab)))]
         twin.lengths, twin.alive = self.lengths[keep], np.ones(len(keep), dtype=bool)
         return twin, new_row
 
     def _postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
         """Live rows containing the term, and the term's count in each."""
         rows, counts = [], []
-        for first, m in self.segments:
-            if term < m.shape[1]:
-                lo, hi = m.indptr[term], m.indptr[term + 1]
-                rows.append(m.indices[lo:hi] + first)
-                counts.append(m.data[lo:hi])
+        for seg in self.segments:
+            if term < seg.terms:
+                lo, hi = seg.indptr[term], seg.indptr[term + 1]
+                rows.append(seg.indices[lo:hi] + seg.first)
+                counts.append(seg.data[lo:hi])
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         r, c = np.concatenate(rows), np.concatenate(counts)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.embeddings import Embedder
 from knowledge.keyword import BM25Index
 from knowledge.store import KnowledgeStore
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 RRF_K = 60
 CANDIDATES = 60  # chunks taken from each retriever before fusion
 MAX_OVERFETCH = 3000  # unfiltered nearest chunks fetched to filter in memory (ids only: cheap)
+VECTOR_CAP = 20_000  # up to this many chunks the table holds their vectors: exact dense search
+# in numpy, and a process whose saved table is current never opens Chroma (import alone ~0.8 s)
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ class ChunkTable:
     place (`caught_up` returns a new one), so a saved or in-use table stays consistent.
     """
 
-    FORMAT = 1
+    FORMAT = 3  # 2: keyword segments are plain numpy (1 held scipy matrices); 3: vectors
 
     def __init__(self, gen: int = 0) -> None:
         self.gen = gen  # the store generation this table reflects
@@ -116,11 +119,15 @@ class ChunkTable:
         self.severity = np.zeros(0, dtype=object)
         self.date_num = np.zeros(0, dtype=np.int64)
         self._services: dict[str, np.ndarray] = {}
+        # One unit vector per index row (removed rows included until compaction), or None when
+        # the store is too large to hold them (then Chroma answers dense queries).
+        self.vectors: np.ndarray | None = np.zeros((0, 0), dtype=np.float32)
 
     @classmethod
     def build(cls, store: KnowledgeStore) -> ChunkTable:
         gen = store.generation()  # read first: a write during the scan is caught up later
-        return cls(gen)._with(list(store.iter_records(("metadatas", "documents"))), [], gen)
+        records = list(store.iter_records(("metadatas", "documents")))
+        return cls(gen)._with(records, [], gen, _vectors_of(store, records))
 
     @property
     def live(self) -> int:
@@ -132,11 +139,12 @@ class ChunkTable:
         if gen == self.gen and store.count() == self.live:
             return self
         added = list(store.records_since(self.gen))
+        vectors = _vectors_of(store, added) if self.vectors is not None else None
         removed = store.removed_since(self.gen)
         if removed is None:  # another process wrote: compare ids
             now = store.all_ids()
             removed = [cid for cid, r in self.row.items() if cid not in now]
-        table = self._with(added, removed, gen)
+        table = self._with(added, removed, gen, vectors)
         if table.live != store.count():  # chunks without a generation (an older store): rebuild
             log.info("knowledge index out of step with the store (%d vs %d chunks): rebuilding",
                      table.live, store.count())
@@ -144,8 +152,9 @@ class ChunkTable:
         return table
 
     def _with(self, added: list[tuple[str, dict[str, Any], str | None]], removed: list[str],
-              gen: int) -> ChunkTable:
+              gen: int, vectors: np.ndarray | None) -> ChunkTable:
         twin = ChunkTable(gen)
+        twin.vectors = _stacked(self.vectors, vectors, self.index.size + len(added))
         twin.index = self.index.copy()
         twin.ids, twin.metas, twin.row = list(self.ids), list(self.metas), dict(self.row)
         gone = [twin.row.pop(cid) for cid in removed if cid in twin.row]
@@ -174,6 +183,8 @@ class ChunkTable:
         self.row = {cid: i for i, cid in enumerate(self.ids)}
         self.kind, self.severity = self.kind[keep], self.severity[keep]
         self.date_num = self.date_num[keep]
+        if self.vectors is not None:
+            self.vectors = self.vectors[keep]
 
     # -- saved copy -------------------------------------------------------------------------
 
@@ -236,6 +247,46 @@ class ChunkTable:
         return [(self.ids[i], float(scores[i]), self.metas[i]) for i in top]
 
 
+def _vectors_of(store: KnowledgeStore,
+                records: list[tuple[str, dict[str, Any], str | None]]) -> np.ndarray | None:
+    """Unit vectors of the records' chunks, or None when they are too many to hold."""
+    if len(records) > VECTOR_CAP:
+        return None
+    found = store.vectors([cid for cid, _, _ in records])
+    if found is None or not len(found):
+        return found
+    return found / np.clip(np.linalg.norm(found, axis=1, keepdims=True), 1e-12, None)
+
+
+def _stacked(held: np.ndarray | None, added: np.ndarray | None, rows: int) -> np.ndarray | None:
+    """`held` with `added` below it, or None once either is missing or `rows` passes the cap."""
+    if held is None or added is None or rows > VECTOR_CAP:
+        return None
+    if not len(held):
+        return added
+    if not len(added):
+        return held
+    return np.vstack([held, added]) if held.shape[1] == added.shape[1] else None
+
+
+def fingerprint(collection_id: str, model: str) -> str:
+    """What a saved table was built for: one collection, one embedding model."""
+    return f"{collection_id}:{model}"
+
+
+def _exact_nearest(table: ChunkTable, vector: np.ndarray, n: int,
+                   allowed: np.ndarray | None) -> list[tuple[str, float, dict]]:
+    """The n live (and allowed) chunks closest to `vector` by cosine, as (id, distance, meta)."""
+    assert table.vectors is not None
+    ok = np.flatnonzero(table.index.alive if allowed is None else allowed)
+    if not len(ok) or n <= 0:
+        return []
+    unit = vector / max(float(np.linalg.norm(vector)), 1e-12)
+    sims = table.vectors[ok] @ unit.astype(np.float32)
+    best = np.argsort(-sims, kind="stable")[:n]
+    return [(table.ids[ok[i]], 1.0 - float(sims[i]), table.metas[ok[i]]) for i in best]
+
+
 def _doc_ranks(chunks: list[tuple[str, float, dict]]) -> dict[str, tuple[int, str, dict]]:
     """doc id -> (rank of its best chunk among documents, best chunk id, metadata)."""
     ranks: dict[str, tuple[int, str, dict]] = {}
@@ -255,24 +306,45 @@ class HybridSearcher:
     `recheck_s` seconds (the store's generation is re-read no more often than that).
     """
 
-    def __init__(self, store: KnowledgeStore, dense_weight: float = 1.0,
+    def __init__(self, store: KnowledgeStore | None, dense_weight: float = 1.0,
                  keyword_weight: float = 1.0, max_overfetch: int = MAX_OVERFETCH,
-                 index_file: Path | None = None, recheck_s: float = 5.0) -> None:
+                 index_file: Path | None = None, recheck_s: float = 5.0,
+                 exact: bool = True, table: ChunkTable | None = None,
+                 embedder: Embedder | None = None) -> None:
+        """`store` None: a searcher over `table` alone, which must hold its vectors, with
+        `embedder` for queries (a process that found its saved table current, see
+        `KnowledgeBase`); it never rechecks a store."""
+        if store is not None:
+            embedder = store.embedder
+        elif table is None or table.vectors is None or embedder is None:
+            raise ValueError("a searcher without a store needs a table with vectors and an "
+                             "embedder")
         self.store = store
+        self.embedder: Embedder = embedder
+        self.exact = exact  # dense scores from the table's vectors when it holds them
         self.max_overfetch = max_overfetch
         self.dense_weight = dense_weight
         self.keyword_weight = keyword_weight
         self.index_file = index_file
         self.recheck_s = recheck_s
-        self._chunks: ChunkTable | None = None
+        self._chunks: ChunkTable | None = table if store is None else None
         self._checked: tuple[int, float] = (-1, 0.0)  # (store.version, monotonic time)
         self._lock = threading.Lock()
         self._saver: threading.Thread | None = None
 
+    @property
+    def table(self) -> ChunkTable:
+        """The chunk table, caught up with the store first when one is open."""
+        return self._table()
+
     def _fingerprint(self) -> str:
-        return f"{self.store.collection.id}:{self.store.embedder.name}"
+        assert self.store is not None
+        return fingerprint(str(self.store.collection.id), self.store.embedder.name)
 
     def _table(self) -> ChunkTable:
+        if self.store is None:
+            assert self._chunks is not None
+            return self._chunks
         with self._lock:
             version, now = self.store.version, time.monotonic()
             fresh = (self._chunks is not None and version == self._checked[0]
@@ -316,6 +388,9 @@ class HybridSearcher:
     def _dense(self, vector: np.ndarray, n: int, filt: SearchFilter, table: ChunkTable,
                allowed: np.ndarray | None) -> list[tuple[str, float, dict]]:
         """Nearest chunks that pass the filter, joined with their metadata."""
+        if table.vectors is not None and (self.exact or self.store is None):
+            return _exact_nearest(table, vector, n, allowed)
+        assert self.store is not None
         if allowed is None:
             found = self.store.nearest(vector, n)
         else:
@@ -334,11 +409,13 @@ class HybridSearcher:
                candidates: int = CANDIDATES) -> list[Hit]:
         """The `k` best documents for the query, one hit each, best first."""
         filt = filt or SearchFilter()
-        if not query.strip() or self.store.count() == 0:
+        if not query.strip() or (self.store is not None and self.store.count() == 0):
             return []
         table = self._table()
+        if table.live == 0:
+            return []
         allowed = table.mask(filt)
-        vector = self.store.embedder.embed([query])[0]
+        vector = self.embedder.embed([query])[0]
         dense = self._dense(vector, candidates, filt, table, allowed)
         keyword = table.keyword(query, candidates, allowed)
         dense_docs, keyword_docs = _doc_ranks(dense), _doc_ranks(keyword)

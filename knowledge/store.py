@@ -48,6 +48,32 @@ _PAGE = 5000
 GEN_KEY = "opscopilot_generation"
 
 
+def saved_generation(path: Path) -> tuple[str, int] | None:
+    """(collection id, generation) of the on-disk store at `path`, read from Chroma's SQLite
+    file read-only, without importing chromadb (about 0.8 s); None when there is no such store
+    or the file does not look as expected (then the caller opens the store the usual way).
+
+    Only an answer to "is my saved index still current?": a wrong None costs speed, never
+    results, because the caller then opens Chroma and catches up.
+    """
+    import sqlite3
+
+    db = path / "chroma.sqlite3"
+    if not db.is_file():
+        return None
+    try:
+        with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=1) as conn:
+            row = conn.execute(
+                "SELECT c.id, m.int_value FROM collections c LEFT JOIN collection_metadata m "
+                "ON m.collection_id = c.id AND m.key = ? WHERE c.name = ?",
+                (GEN_KEY, COLLECTION)).fetchone()
+    except sqlite3.Error:
+        return None
+    if row is None:
+        return None
+    return str(row[0]), int(row[1] or 0)
+
+
 class StoreError(RuntimeError):
     """The knowledge store cannot be used as asked; the message says why in one line."""
 
@@ -266,6 +292,20 @@ class KnowledgeStore:
             if len(ids) < _PAGE:
                 return
             offset += _PAGE
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray | None:
+        """The stored vectors of `ids`, in that order (float32, one row each); None when one of
+        them is gone (written over meanwhile: the caller then searches through Chroma)."""
+        rows: list[np.ndarray] = []
+        for start in range(0, len(ids), _PAGE):
+            part = list(ids[start:start + _PAGE])
+            page = self.collection.get(ids=part, include=["embeddings"])  # type: ignore[list-item]
+            got = page.get("embeddings")
+            found = dict(zip(page["ids"], got if got is not None else [], strict=True))
+            if any(cid not in found for cid in part):
+                return None
+            rows.extend(np.asarray(found[cid], dtype=np.float32) for cid in part)
+        return np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
     def stored_docs(self) -> dict[str, StoredDoc]:
         """Every document id in the store, with its chunk ids grouped by content hash."""

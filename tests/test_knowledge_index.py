@@ -15,7 +15,7 @@ from knowledge.hashing import HashingEmbedder
 from knowledge.ingest import ingest_documents
 from knowledge.kb import KnowledgeBase
 from knowledge.keyword import BM25Index
-from knowledge.search import ChunkTable, HybridSearcher
+from knowledge.search import ChunkTable, HybridSearcher, SearchFilter
 from knowledge.store import KnowledgeStore
 
 END = date(2026, 11, 1)
@@ -120,3 +120,62 @@ def test_many_small_writes_are_compacted(tmp_path: Path, n_segments: int) -> Non
     rebuilt = ChunkTable.build(store)
     for query in QUERIES:
         assert keyword_view(table, query) == keyword_view(rebuilt, query)
+
+
+_CHILD = """
+import json, sys
+from infra.settings import load_settings
+from knowledge.kb import KnowledgeBase
+from knowledge.search import SearchFilter
+kb = KnowledgeBase.from_settings(load_settings())
+found = {q: [h.id for h in kb.search(q, 5)] for q in sys.argv[1:]}
+pm = SearchFilter(kinds=("postmortem",))
+found["postmortems"] = [h.id for h in kb.search(sys.argv[1], 5, pm)]
+print(json.dumps({"found": found, "empty": kb.is_empty(), "chromadb": "chromadb" in sys.modules}))
+"""
+
+
+def _child_search(tmp_path: Path, *queries: str) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = os.environ | {"OPSCOPILOT_DATA_DIR": str(tmp_path / "data"),
+                        "OPSCOPILOT_CACHE_DIR": str(tmp_path / "cache"),
+                        "OPSCOPILOT_KB__MODEL": "hashing-384"}
+    done = subprocess.run([sys.executable, "-c", _CHILD, *queries], env=env, check=True,
+                          capture_output=True, text=True, timeout=120)
+    return json.loads(done.stdout)
+
+
+def test_a_current_saved_index_answers_without_opening_chroma(tmp_path: Path, settings) -> None:
+    """A process whose saved table matches the store's generation searches it alone (no
+    chromadb import, ~0.8 s saved on a cold `ask`) with the same results as the store; once
+    another process writes, the next process opens the store and sees the new documents."""
+    settings = settings.model_copy(update={
+        "data_dir": tmp_path / "data", "cache_dir": tmp_path / "cache",
+        "kb": settings.kb.model_copy(update={"model": "hashing-384"})})
+    docs = demo_documents(end=END)
+    kb = KnowledgeBase.from_settings(settings, embedder=HashingEmbedder())
+    kb.ingest(docs[:40])
+    kb.searcher.flush()
+
+    def online(queries: tuple[str, ...]) -> dict[str, list[str]]:
+        fresh = HybridSearcher(KnowledgeStore.open(tmp_path / "data" / "kb",
+                                                   embedder=HashingEmbedder()), exact=False)
+        out = {q: [h.id for h in fresh.search(q, 5)] for q in queries}
+        out["postmortems"] = [h.id for h in fresh.search(queries[0], 5, SearchFilter(
+            kinds=("postmortem",)))]
+        return out
+
+    child = _child_search(tmp_path, *QUERIES)
+    assert child["chromadb"] is False and child["empty"] is False
+    assert child["found"] == online(QUERIES)
+
+    # another writer that does not refresh the saved table: it is now behind the store
+    ingest_documents(KnowledgeStore.open(tmp_path / "data" / "kb", embedder=HashingEmbedder()),
+                     docs[40:])
+    child = _child_search(tmp_path, *QUERIES)
+    assert child["chromadb"] is True  # the table was behind: the store was opened
+    assert child["found"] == online(QUERIES)

@@ -77,7 +77,7 @@ def test_filters_by_service_kind_severity_and_dates(searcher: HybridSearcher) ->
 
 def test_chroma_where_gives_the_same_filtered_results(demo_store: KnowledgeStore,
                                                       searcher: HybridSearcher) -> None:
-    in_chroma = HybridSearcher(demo_store, max_overfetch=0)  # always filter inside Chroma
+    in_chroma = HybridSearcher(demo_store, max_overfetch=0, exact=False)  # filter in Chroma
     filt = SearchFilter(services=("payment", "email"), kinds=("postmortem",),
                         severities=("sev1", "sev2"), date_from=date(2026, 1, 1))
     query = "certificate expired handshake failures"
