@@ -133,6 +133,12 @@ class KnowledgeBase:
             return saved.table.live == 0
         return self.store.count() == 0
 
+    def count(self) -> int:
+        """Chunks stored (from the saved table when it is current: chromadb stays unloaded)."""
+        if (saved := self._saved_searcher()) is not None:
+            return saved.table.live
+        return self.store.count()
+
     def search(self, query: str, k: int = 5, filt: SearchFilter | None = None) -> list[Hit]:
         if (saved := self._saved_searcher()) is not None:
             return saved.search(query, k, filt)

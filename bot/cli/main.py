@@ -29,6 +29,7 @@ from bot.cli.kb import kb_app
 from bot.cli.rca import rca
 from bot.cli.runbook import mount as mount_runbook_cli
 from bot.cli.slack import mount as mount_slack_cli
+from bot.cli.status import status
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -43,6 +44,7 @@ mount_anomaly_cli(app)  # `anomaly ...`, `logs ...`, `model ...`
 mount_runbook_cli(app)  # `runbook ...` and `audit ...`
 mount_slack_cli(app)  # `serve`, `incident ...`, `summary`, `oncall`
 app.command("rca")(rca)
+app.command("status")(status)
 register_eval_ops(eval_app)  # `eval drift`, `replay`, `shadow`, `promote`, `rollback`
 app.add_typer(eval_app, name="eval")
 app.add_typer(events_app, name="events")
