@@ -141,6 +141,25 @@ def test_a_callee_whose_load_fell_does_not_explain_a_caller_whose_cpu_rose():
     assert result.candidates[0].service == "checkout"
 
 
+def test_a_callee_milliseconds_slower_does_not_explain_a_caller_seconds_slower():
+    # A CPU hog in checkout: it and its caller got 800 ms slower; payment, which checkout
+    # calls, wobbled 40 ms (significant on its own, but a tenth of nothing it could cause).
+    signals = quiet_signals()
+    signals[("checkout", "cpu")] = step(signals[("checkout", "cpu")], 60.0)
+    for s, size in (("checkout", 800.0), ("frontend", 800.0), ("payment", 40.0)):
+        signals[(s, "latency_p99")] = step(signals[(s, "latency_p99")], size)
+    result = rank_causes(RcaInput(TS, signals, ONSET, SHOP))
+    top = result.candidates[0]
+    assert top.service == "checkout", [(c.service, c.position) for c in result.candidates]
+    assert "likely a symptom" not in top.position
+    assert "explains anomalous callers frontend" in top.position
+    payment = next(c for c in result.candidates if c.service == "payment")
+    assert "explains" not in payment.position
+    # The same wobble grown to a share of the slowdown does explain it.
+    signals[("payment", "latency_p99")] = step(quiet_signals()[("payment", "latency_p99")], 400)
+    assert rank_causes(RcaInput(TS, signals, ONSET, SHOP)).candidates[0].service == "payment"
+
+
 def test_without_a_graph_a_collapsed_service_beats_its_erroring_callers():
     signals = quiet_signals()
     signals[("redis", "request_rate")] = step(signals[("redis", "request_rate")], -95.0)

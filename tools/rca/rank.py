@@ -5,10 +5,13 @@ The rules, each one a named term so every candidate can say why it ranks where i
 
 1. A service is anomalous when one of its series moved far (robust z, see `signals`).
 2. Symptoms travel upstream: an anomalous service that calls (directly or not) another anomalous
-   service, whose trouble started no later, is probably a victim: its score is multiplied by
+   service that is broken in a way that explains it (`_explains`: it fails, or it slowed by a
+   fair share of the caller's slowdown, or it serves less while the caller fails), whose
+   trouble started no later, is probably a victim: its score is multiplied by
    `VICTIM_FACTOR`. A dependency whose only moves are drops in load (less traffic, less CPU)
    does not explain a caller whose own resources went bad: that drop is the caller's doing.
-3. A service that explains many anomalous callers is a better suspect (`COVER_BONUS`).
+3. A service that explains many anomalous callers (the same test) is a better suspect
+   (`COVER_BONUS`).
 4. Its own resources (CPU, memory, disk, pool, certificate) going bad, a deploy or config
    change shortly before the first anomaly, and WARN/ERROR log templates the onset brought add
    to it: new ones, or ones whose rate rose beyond chance (`log_surges`). A latency fault on
@@ -59,6 +62,7 @@ EARLY_BONUS = 0.5
 FAMILY_WEIGHT = 0.3  # each of up to two further families of signals that moved
 LONE_FACTOR = 0.6  # a service whose signals all sit in one family
 COLLAPSE_SHARE = 0.4  # traffic down to this share of its baseline: the service is down
+EXPLAIN_SHARE = 0.1  # a callee slower by this share of its caller's slowdown can explain it
 NO_GRAPH_BONUS = 3.0
 NEW_LOG_MIN = 3  # lines of a template never seen before for it to count
 SURGE_ALPHA = 0.05  # family-wise, over the templates given (Bonferroni)
@@ -149,12 +153,32 @@ def _families(sigs: list[SignalScore]) -> str:
     return f"{len(fams)} kind{'s' if len(fams) > 1 else ''} of signal: {', '.join(fams)}"
 
 
-def _propagates(sigs: list[SignalScore]) -> bool:
-    """Whether a callee's trouble can be what its callers suffer: it got slower, failed more or
-    served less. A callee that only got busier (more requests, more CPU for them) or whose
-    memory stepped is not broken: that is more load, often its callers' doing."""
-    return any((s.kind in ("latency", "errors") and s.direction == "up")
-               or (s.kind == "traffic" and s.direction == "down") for s in sigs)
+def _latency_rise(sigs: list[SignalScore]) -> float:
+    """A service's largest latency increase, in the series' own unit (peak minus baseline)."""
+    return max((s.peak - s.baseline for s in sigs if s.kind == "latency" and s.direction == "up"),
+               default=0.0)
+
+
+def _collapsed(s: SignalScore) -> bool:
+    return (s.kind == "traffic" and s.direction == "down" and s.baseline > 0
+            and s.peak <= COLLAPSE_SHARE * s.baseline)
+
+
+def _explains(callee: list[SignalScore], caller: list[SignalScore]) -> bool:
+    """Whether a callee's trouble can be what its caller suffers: it is broken, not busier or
+    idler. It failed more; or it got slower by at least `EXPLAIN_SHARE` of the caller's own
+    slowdown (a caller that waits on a callee cannot be seconds slower because the callee is
+    milliseconds slower); or it serves less while the caller fails (it refuses or is down).
+    A callee that only got busier (more requests, more CPU for them), whose memory stepped, or
+    that serves fewer requests because its caller sends fewer, is not broken: that is load,
+    often its caller's doing."""
+    if any(s.kind == "errors" and s.direction == "up" for s in callee):
+        return True
+    rise = _latency_rise(callee)
+    if rise > 0 and rise >= EXPLAIN_SHARE * _latency_rise(caller):
+        return True
+    caller_fails = any(s.kind == "errors" and s.direction == "up" for s in caller)
+    return caller_fails and any(s.kind == "traffic" and s.direction == "down" for s in callee)
 
 
 def _is_load_drop(s: SignalScore) -> bool:
@@ -172,8 +196,7 @@ def _no_graph_hint(svc: str, by_service: dict[str, list[SignalScore]]) -> str:
     others_err = any(x.kind == "errors" and x.direction == "up"
                      for other, xs in by_service.items() if other != svc for x in xs)
     for s in by_service[svc]:
-        if (s.kind == "traffic" and s.direction == "down" and s.baseline > 0
-                and s.peak <= COLLAPSE_SHARE * s.baseline and others_err):
+        if _collapsed(s) and others_err:
             return f"its {s.metric} collapsed while its callers' errors rose"
     return ""
 
@@ -252,9 +275,10 @@ def rank_causes(inp: RcaInput, limit: int = 5) -> RcaResult:
             symptomatic = any(x.kind in ("latency", "errors") for x in sigs)
             explaining = sorted(
                 d for d in deps if symptomatic and started_first(d)
-                and _propagates(by_service[d])
+                and _explains(by_service[d], sigs)
                 and not (own_resource and all(_is_load_drop(x) for x in by_service[d])))
-            callers = sorted(u for u in sick if u != svc and svc in closure(graph, u))
+            callers = sorted(u for u in sick if u != svc and svc in closure(graph, u)
+                             and _explains(sigs, by_service[u]))
             if explaining:
                 raw *= VICTIM_FACTOR
                 position = (f"calls anomalous {', '.join(explaining)}, whose trouble started "
