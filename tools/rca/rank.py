@@ -36,6 +36,8 @@ from tools.rca.model import (
     SignalScore,
 )
 from tools.rca.signals import (
+    DEFAULT_GATES,
+    Gates,
     bad_direction,
     min_abs_changes,
     sampling_step,
@@ -100,7 +102,7 @@ def _upper_tail(k: int, n: int) -> float:
     return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in terms))
 
 
-def _scores(inp: RcaInput) -> tuple[list[SignalScore], dict[str, float]]:
+def _scores(inp: RcaInput, gates: Gates) -> tuple[list[SignalScore], dict[str, float]]:
     """The significant signals, strongest first, and each service's largest move in
     deviations whether significant or not (to order the services nothing clearly points at)."""
     keys = list(inp.signals)
@@ -109,7 +111,8 @@ def _scores(inp: RcaInput) -> tuple[list[SignalScore], dict[str, float]]:
     matrix = np.vstack([np.asarray(inp.signals[k], dtype=float) for k in keys])
     metrics = [m for _, m in keys]
     sm = score_matrix(inp.timestamps, matrix, inp.onset, [bad_direction(m) for m in metrics],
-                      min_abs_changes(metrics), kinds=[signal_kind(m) for m in metrics])
+                      min_abs_changes(metrics), kinds=[signal_kind(m) for m in metrics],
+                      gates=gates)
     out = []
     for i in np.flatnonzero(sm.z > 0):
         service, metric = keys[i]
@@ -220,9 +223,10 @@ def when_relative(ts: int, anchor: int) -> str:
     return f"{size} {'before' if gap > 0 else 'after'} the first anomaly"
 
 
-def rank_causes(inp: RcaInput, limit: int = 5) -> RcaResult:
-    """The ranked candidates for the incident whose onset hint is `inp.onset`."""
-    scored, weak = _scores(inp)
+def rank_causes(inp: RcaInput, limit: int = 5, gates: Gates = DEFAULT_GATES) -> RcaResult:
+    """The ranked candidates for the incident whose onset hint is `inp.onset`; `gates` says
+    when a series' move counts (the shipped defaults unless a benchmark varies them)."""
+    scored, weak = _scores(inp, gates)
     by_service: dict[str, list[SignalScore]] = defaultdict(list)
     for s in scored:
         by_service[s.service].append(s)

@@ -79,6 +79,19 @@ def signal_family(metric: str) -> str:
     return kind
 
 
+@dataclass(frozen=True)
+class Gates:
+    """When a series' move counts at all: this many robust deviations, and a change of at least
+    this share of its level. The shipped values are the defaults; `evals.bench_rca_real --cv`
+    chooses them leaving one fault type out to show how much they were fitted."""
+
+    z_significant: float = Z_SIGNIFICANT
+    min_relative: float = MIN_RELATIVE
+
+
+DEFAULT_GATES = Gates()
+
+
 @dataclass
 class ScoreMatrix:
     """Scores of many series at once (arrays of one value per series)."""
@@ -171,9 +184,10 @@ def scale_floors(pre: np.ndarray, med: np.ndarray, kinds: list[str], step: float
 def score_matrix(timestamps: np.ndarray, values: np.ndarray, onset: int,
                  directions: list[str], min_abs: np.ndarray | None = None,
                  pre_s: int = PRE_S, post_s: int = POST_S,
-                 kinds: list[str] | None = None) -> ScoreMatrix:
+                 kinds: list[str] | None = None, gates: Gates | None = None) -> ScoreMatrix:
     """Score each row of `values` (series x time) around `onset` (unix seconds); `kinds` (one
     `signal_kind` per row) sets each row's scale floor (`scale_floors`)."""
+    gates = gates or DEFAULT_GATES
     ts = np.asarray(timestamps)
     pre = (ts >= onset - pre_s) & (ts < onset)
     post = (ts >= onset) & (ts < onset + post_s)
@@ -205,13 +219,13 @@ def score_matrix(timestamps: np.ndarray, values: np.ndarray, onset: int,
     peak_dev = post_dev[np.arange(len(best)), best]
     raw_z = peak_dev / spread
     peak = smooth[:, after][np.arange(len(best)), best]
-    need = np.maximum(MIN_RELATIVE * np.abs(med), 0.0)
+    need = np.maximum(gates.min_relative * np.abs(med), 0.0)
     if min_abs is not None:
         need = np.maximum(need, min_abs)
-    significant = (raw_z >= Z_SIGNIFICANT) & (peak_dev >= need)
+    significant = (raw_z >= gates.z_significant) & (peak_dev >= need)
     # First exit: the earliest point (from the lookback on) past a quarter of the peak and the
     # significance bar; a quarter, not half, so a slow ramp (a leak) is not dated late.
-    bar = np.maximum(np.maximum(0.25 * peak_dev, Z_SIGNIFICANT * spread), need)[:, None]
+    bar = np.maximum(np.maximum(0.25 * peak_dev, gates.z_significant * spread), need)[:, None]
     out = signed >= bar
     has = out.any(axis=1)
     first_idx = np.argmax(out, axis=1)
