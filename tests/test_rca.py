@@ -223,3 +223,18 @@ def test_a_random_graph_fault_and_a_quiet_window():
     assert rank_causes(case.rca_input()).candidates[0].service == case.service
     quiet = make_case(3, "quiet", 25)
     assert quiet is not None and not rank_causes(quiet.rca_input()).clear
+
+
+def test_a_success_rate_that_fell_is_failure_not_traffic():
+    from tools.rca.signals import bad_direction, signal_kind
+
+    assert (signal_kind("success_rate"), bad_direction("success_rate")) == ("errors", "down")
+    assert signal_kind("request_rate") == "traffic"
+    # payment's success rate falls and checkout (which calls it) and frontend get slower:
+    # payment fails, so it explains its callers and leads.
+    signals = quiet_signals()
+    signals[("payment", "success_rate")] = step(np.full(len(TS), 99.9), -40.0)
+    for s in ("checkout", "frontend"):
+        signals[(s, "latency_p99")] = step(signals[(s, "latency_p99")], 300.0)
+    top = rank_causes(RcaInput(TS, signals, ONSET, SHOP)).candidates[0]
+    assert top.service == "payment" and "explains anomalous callers" in top.position

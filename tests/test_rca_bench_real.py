@@ -21,8 +21,9 @@ def write_case(root: Path, truth: str, fault: str, n: int, seed: int) -> None:
     for s in SERVICES:
         cols[f"{s}_cpu"] = 20 + rng.normal(0, 1, len(ts))
         cols[f"{s}_latency_90"] = 0.1 + rng.normal(0, 0.005, len(ts))
-    metric = "cpu" if fault == "cpu" else "latency_90"
-    cols[f"{truth}_{metric}"][ts >= onset] *= 4
+    cols["sli_latency_50"] = 0.2 + rng.normal(0, 0.005, len(ts))
+    column = {"cpu": f"{truth}_cpu", "delay": f"{truth}_latency_90", "slo": "sli_latency_50"}
+    cols[column[fault]][ts >= onset] *= 4
     d = root / f"{truth}_{fault}" / str(n)
     d.mkdir(parents=True)
     lines = ["time," + ",".join(cols)]
@@ -51,3 +52,13 @@ def test_per_fault_figures_and_leave_one_fault_type_out(tmp_path):
                    for g in GATE_GRID)
     assert report["clear_leave_one_fault_out"]["opscopilot"]["per_fault"].keys() == {"cpu",
                                                                                      "delay"}
+
+
+def test_the_sli_columns_count_for_the_service_they_belong_to(tmp_path):
+    write_case(tmp_path, "front", "slo", 1, seed=9)  # only the frontend's SLI moved
+    left_out = run(tmp_path, None, None, cv=False)
+    assert left_out["sli_columns"] == "left out"
+    assert left_out["methods"]["opscopilot"]["ac1"] == 0.0
+    owned = run(tmp_path, None, None, cv=False, sli_service="front")
+    assert owned["sli_columns"] == "read as front's"
+    assert all(owned["methods"][m]["ac1"] == 1.0 for m in ("opscopilot", "baro", "nsigma"))

@@ -156,6 +156,11 @@ def _families(sigs: list[SignalScore]) -> str:
     return f"{len(fams)} kind{'s' if len(fams) > 1 else ''} of signal: {', '.join(fams)}"
 
 
+def _fails(s: SignalScore) -> bool:
+    """More errors, or less success (a success rate or apdex that fell)."""
+    return s.kind == "errors" and s.direction == bad_direction(s.metric)
+
+
 def _latency_rise(sigs: list[SignalScore]) -> float:
     """A service's largest latency increase, in the series' own unit (peak minus baseline)."""
     return max((s.peak - s.baseline for s in sigs if s.kind == "latency" and s.direction == "up"),
@@ -175,12 +180,12 @@ def _explains(callee: list[SignalScore], caller: list[SignalScore]) -> bool:
     A callee that only got busier (more requests, more CPU for them), whose memory stepped, or
     that serves fewer requests because its caller sends fewer, is not broken: that is load,
     often its caller's doing."""
-    if any(s.kind == "errors" and s.direction == "up" for s in callee):
+    if any(_fails(s) for s in callee):
         return True
     rise = _latency_rise(callee)
     if rise > 0 and rise >= EXPLAIN_SHARE * _latency_rise(caller):
         return True
-    caller_fails = any(s.kind == "errors" and s.direction == "up" for s in caller)
+    caller_fails = any(_fails(s) for s in caller)
     return caller_fails and any(s.kind == "traffic" and s.direction == "down" for s in callee)
 
 
@@ -196,7 +201,7 @@ def _is_own_resource(s: SignalScore) -> bool:
 def _no_graph_hint(svc: str, by_service: dict[str, list[SignalScore]]) -> str:
     """Without a call graph, a sign that a service is the source rather than a victim: its
     traffic collapsed while others' errors rose (it is down to its callers)."""
-    others_err = any(x.kind == "errors" and x.direction == "up"
+    others_err = any(_fails(x)
                      for other, xs in by_service.items() if other != svc for x in xs)
     for s in by_service[svc]:
         if _collapsed(s) and others_err:

@@ -32,7 +32,8 @@ LATE_GUARD_S = 60  # the end of the baseline a late onset hint may have filled w
 
 _KINDS = (
     ("latency", re.compile(r"lat|duration|response|p\d\d|rt$|delay", re.I)),
-    ("errors", re.compile(r"err|fail|5xx|4xx|exception|fault", re.I)),
+    # A success rate or apdex measures failure too (bad when it falls), not traffic.
+    ("errors", re.compile(r"err|fail|5xx|4xx|exception|fault|success|apdex", re.I)),
     ("traffic", re.compile(r"rate|rps|qps|workload|request|throughput|count|tx|rx", re.I)),
     ("resource", re.compile(r"cpu|mem|disk|conn|sock|thread|gc|heap|cert|io|net|pool|fd",
                             re.I)),
