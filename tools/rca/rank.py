@@ -162,7 +162,9 @@ def _fails(s: SignalScore) -> bool:
 
 
 def _latency_rise(sigs: list[SignalScore]) -> float:
-    """A service's largest latency increase, in the series' own unit (peak minus baseline)."""
+    """A service's largest latency increase, in the series' own unit (peak minus baseline).
+    Compared between services, so it assumes their latencies share a unit, as one exporter's
+    (or one PromQL template's) do."""
     return max((s.peak - s.baseline for s in sigs if s.kind == "latency" and s.direction == "up"),
                default=0.0)
 
