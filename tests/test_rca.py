@@ -238,3 +238,29 @@ def test_a_success_rate_that_fell_is_failure_not_traffic():
         signals[(s, "latency_p99")] = step(signals[(s, "latency_p99")], 300.0)
     top = rank_causes(RcaInput(TS, signals, ONSET, SHOP)).candidates[0]
     assert top.service == "payment" and "explains anomalous callers" in top.position
+
+
+def test_a_normal_recording_before_a_gap_is_the_baseline():
+    """Issue 18 item 4: the normal data sits an hour before the fault window (as exports of
+    'an hour of normal, then the incident' do); it is used, not refused for "only 4 samples
+    before the onset"."""
+    rng = np.random.default_rng(3)
+    normal = np.arange(T0, T0 + 3600, 15, dtype=np.int64)
+    window = np.arange(T0 + 3 * 3600, T0 + 3 * 3600 + 1200, 15, dtype=np.int64)
+    ts = np.concatenate([normal, window])
+    onset = int(window[4])
+    signals = {(s, m): LEVEL[m] * (1 + 0.04 * rng.standard_normal(len(ts)))
+               for s in SHOP for m in METRICS}
+    for s, m, size in (("payment", "cpu", 60.0), ("payment", "latency_p99", 400.0),
+                       ("checkout", "latency_p99", 400.0), ("frontend", "latency_p99", 400.0)):
+        signals[(s, m)][ts >= onset] += size
+    for graph in (SHOP, None):
+        result = rank_causes(RcaInput(ts, signals, onset, graph))
+        assert result.candidates[0].service == "payment", [
+            (c.service, c.reasons) for c in result.candidates]
+    # The baseline is the recording's last hour, counted in samples, not the 4 after the gap.
+    from tools.rca.signals import baseline_mask
+
+    mask = baseline_mask(ts, onset)
+    assert mask.sum() == 240 and mask[4:244].all() and not mask[:4].any()
+    assert (baseline_mask(TS, ONSET) == ((TS >= ONSET - 3600) & (TS < ONSET))).all()

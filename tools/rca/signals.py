@@ -182,6 +182,19 @@ def scale_floors(pre: np.ndarray, med: np.ndarray, kinds: list[str], step: float
     return floor
 
 
+def baseline_mask(timestamps: np.ndarray, onset: int, pre_s: int = PRE_S) -> np.ndarray:
+    """The samples the baseline is made of: the last `pre_s` of data before the onset, counted
+    in samples (`pre_s` / the sampling step), not in wall time. Contiguous data gives the hour
+    before the onset; data with a gap before the fault window (a normal recording from an hour
+    or a day earlier) gives that recording's last hour, instead of the few samples after it."""
+    ts = np.asarray(timestamps)
+    before = np.flatnonzero(ts < onset)
+    mask = np.zeros(len(ts), dtype=bool)
+    keep = max(1, int(round(pre_s / sampling_step(ts))))
+    mask[before[-keep:]] = True
+    return mask
+
+
 def score_matrix(timestamps: np.ndarray, values: np.ndarray, onset: int,
                  directions: list[str], min_abs: np.ndarray | None = None,
                  pre_s: int = PRE_S, post_s: int = POST_S,
@@ -190,7 +203,7 @@ def score_matrix(timestamps: np.ndarray, values: np.ndarray, onset: int,
     `signal_kind` per row) sets each row's scale floor (`scale_floors`)."""
     gates = gates or DEFAULT_GATES
     ts = np.asarray(timestamps)
-    pre = (ts >= onset - pre_s) & (ts < onset)
+    pre = baseline_mask(ts, onset, pre_s)
     post = (ts >= onset) & (ts < onset + post_s)
     if pre.sum() < MIN_PRE_POINTS:
         raise RcaInputError(f"only {int(pre.sum())} samples before the onset {onset}: need at "
