@@ -264,3 +264,18 @@ def test_a_normal_recording_before_a_gap_is_the_baseline():
     mask = baseline_mask(ts, onset)
     assert mask.sum() == 240 and mask[4:244].all() and not mask[:4].any()
     assert (baseline_mask(TS, ONSET) == ((TS >= ONSET - 3600) & (TS < ONSET))).all()
+
+
+def test_the_quiet_callees_of_a_caller_slow_for_no_reason_of_its_own_rank_next():
+    # A network delay on the way to payment: checkout (its caller) and frontend got slower,
+    # payment's own series did not move; payment leads what the ranking lists after them.
+    signals = quiet_signals()
+    for s in ("checkout", "frontend"):
+        signals[(s, "latency_p99")] = step(signals[(s, "latency_p99")], 400.0)
+    # redis wobbles more than payment or cart, below significance: by its move alone it
+    # would come next.
+    signals[("redis", "cpu")] = step(signals[("redis", "cpu")], 2.5)
+    result = rank_causes(RcaInput(TS, signals, ONSET, SHOP))
+    assert [c.service for c in result.candidates] == ["checkout", "frontend"]
+    assert set(result.ranking[2:4]) == set(SHOP["checkout"]) == {"payment", "cart"}
+    assert rank_causes(RcaInput(TS, signals, ONSET, None)).ranking[2] == "redis"

@@ -17,6 +17,10 @@ The rules, each one a named term so every candidate can say why it ranks where i
    to it: new ones, or ones whose rate rose beyond chance (`log_surges`). A latency fault on
    real formats logs more of a template it always had ("slow request <*> took <*>"), no new one.
 5. When the strongest series moved less than `Z_CLEAR` deviations there is no clear root cause.
+6. After the candidates, the full ranking lists (with a graph) the quiet callees of a caller
+   that got slower or failed with no resource of its own moving and nothing anomalous below
+   it: its trouble is in its calls (a network delay shows so), so they come before services
+   that merely wobbled.
 """
 
 from __future__ import annotations
@@ -371,6 +375,16 @@ def rank_causes(inp: RcaInput, limit: int = 5, gates: Gates = DEFAULT_GATES) -> 
     else:
         note = ""
     ranking = [c.service for c in candidates]
+    if graph is not None:
+        # A caller slow for no reason of its own (only latency or errors moved, none of its
+        # callees is anomalous): the trouble is in its calls; its quiet callees come next.
+        for cand in candidates:
+            sigs = by_service.get(cand.service, [])
+            if sigs and all(x.kind in ("latency", "errors") for x in sigs) \
+                    and not any(d in sick for d in closure(graph, cand.service)):
+                quiet = sorted((d for d in graph.get(cand.service, []) if d not in ranking),
+                               key=lambda d: (-weak.get(d, 0.0), d))
+                ranking += quiet
     ranking += sorted(set(weak) - set(ranking), key=lambda s: (-weak[s], s))
     return RcaResult(candidates[:limit], clear, inp.onset, first_anomaly, near, note, scored,
                      confidence=confidence, ranking=ranking)
