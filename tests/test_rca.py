@@ -141,6 +141,25 @@ def test_a_callee_whose_load_fell_does_not_explain_a_caller_whose_cpu_rose():
     assert result.candidates[0].service == "checkout"
 
 
+def test_a_callee_milliseconds_slower_does_not_explain_a_caller_seconds_slower():
+    # A CPU hog in checkout: it and its caller got 800 ms slower; payment, which checkout
+    # calls, wobbled 40 ms (significant on its own, but a tenth of nothing it could cause).
+    signals = quiet_signals()
+    signals[("checkout", "cpu")] = step(signals[("checkout", "cpu")], 60.0)
+    for s, size in (("checkout", 800.0), ("frontend", 800.0), ("payment", 40.0)):
+        signals[(s, "latency_p99")] = step(signals[(s, "latency_p99")], size)
+    result = rank_causes(RcaInput(TS, signals, ONSET, SHOP))
+    top = result.candidates[0]
+    assert top.service == "checkout", [(c.service, c.position) for c in result.candidates]
+    assert "likely a symptom" not in top.position
+    assert "explains anomalous callers frontend" in top.position
+    payment = next(c for c in result.candidates if c.service == "payment")
+    assert "explains" not in payment.position
+    # The same wobble grown to a share of the slowdown does explain it.
+    signals[("payment", "latency_p99")] = step(quiet_signals()[("payment", "latency_p99")], 400)
+    assert rank_causes(RcaInput(TS, signals, ONSET, SHOP)).candidates[0].service == "payment"
+
+
 def test_without_a_graph_a_collapsed_service_beats_its_erroring_callers():
     signals = quiet_signals()
     signals[("redis", "request_rate")] = step(signals[("redis", "request_rate")], -95.0)
@@ -204,3 +223,59 @@ def test_a_random_graph_fault_and_a_quiet_window():
     assert rank_causes(case.rca_input()).candidates[0].service == case.service
     quiet = make_case(3, "quiet", 25)
     assert quiet is not None and not rank_causes(quiet.rca_input()).clear
+
+
+def test_a_success_rate_that_fell_is_failure_not_traffic():
+    from tools.rca.signals import bad_direction, signal_kind
+
+    assert (signal_kind("success_rate"), bad_direction("success_rate")) == ("errors", "down")
+    assert signal_kind("request_rate") == "traffic"
+    # payment's success rate falls and checkout (which calls it) and frontend get slower:
+    # payment fails, so it explains its callers and leads.
+    signals = quiet_signals()
+    signals[("payment", "success_rate")] = step(np.full(len(TS), 99.9), -40.0)
+    for s in ("checkout", "frontend"):
+        signals[(s, "latency_p99")] = step(signals[(s, "latency_p99")], 300.0)
+    top = rank_causes(RcaInput(TS, signals, ONSET, SHOP)).candidates[0]
+    assert top.service == "payment" and "explains anomalous callers" in top.position
+
+
+def test_a_normal_recording_before_a_gap_is_the_baseline():
+    """Issue 18 item 4: the normal data sits an hour before the fault window (as exports of
+    'an hour of normal, then the incident' do); it is used, not refused for "only 4 samples
+    before the onset"."""
+    rng = np.random.default_rng(3)
+    normal = np.arange(T0, T0 + 3600, 15, dtype=np.int64)
+    window = np.arange(T0 + 3 * 3600, T0 + 3 * 3600 + 1200, 15, dtype=np.int64)
+    ts = np.concatenate([normal, window])
+    onset = int(window[4])
+    signals = {(s, m): LEVEL[m] * (1 + 0.04 * rng.standard_normal(len(ts)))
+               for s in SHOP for m in METRICS}
+    for s, m, size in (("payment", "cpu", 60.0), ("payment", "latency_p99", 400.0),
+                       ("checkout", "latency_p99", 400.0), ("frontend", "latency_p99", 400.0)):
+        signals[(s, m)][ts >= onset] += size
+    for graph in (SHOP, None):
+        result = rank_causes(RcaInput(ts, signals, onset, graph))
+        assert result.candidates[0].service == "payment", [
+            (c.service, c.reasons) for c in result.candidates]
+    # The baseline is the recording's last hour, counted in samples, not the 4 after the gap.
+    from tools.rca.signals import baseline_mask
+
+    mask = baseline_mask(ts, onset)
+    assert mask.sum() == 240 and mask[4:244].all() and not mask[:4].any()
+    assert (baseline_mask(TS, ONSET) == ((TS >= ONSET - 3600) & (TS < ONSET))).all()
+
+
+def test_the_quiet_callees_of_a_caller_slow_for_no_reason_of_its_own_rank_next():
+    # A network delay on the way to payment: checkout (its caller) and frontend got slower,
+    # payment's own series did not move; payment leads what the ranking lists after them.
+    signals = quiet_signals()
+    for s in ("checkout", "frontend"):
+        signals[(s, "latency_p99")] = step(signals[(s, "latency_p99")], 400.0)
+    # redis wobbles more than payment or cart, below significance: by its move alone it
+    # would come next.
+    signals[("redis", "cpu")] = step(signals[("redis", "cpu")], 2.5)
+    result = rank_causes(RcaInput(TS, signals, ONSET, SHOP))
+    assert [c.service for c in result.candidates] == ["checkout", "frontend"]
+    assert set(result.ranking[2:4]) == set(SHOP["checkout"]) == {"payment", "cart"}
+    assert rank_causes(RcaInput(TS, signals, ONSET, None)).ranking[2] == "redis"

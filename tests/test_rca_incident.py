@@ -130,3 +130,64 @@ def test_the_answer_says_which_source_it_could_not_check():
     assert "metrics, changes and alerts only" in answer.summary
     assert answer.root_causes[0].service == "recommendation"
     assert ungrounded_numbers(answer) == []
+
+
+class SandboxPrometheus:
+    """A Prometheus HTTP API (query_range, label values) over a sandbox scenario's series,
+    answering the default PromQL templates, as a team's Prometheus would."""
+
+    def __init__(self, scenario: str) -> None:
+        from tools.backends.prometheus import DEFAULT_TEMPLATES, fill
+
+        self.sandbox = load_sandbox(scenario)
+        self.queries = {fill(t, s, "service", "2m"): (s, m)
+                        for s in self.sandbox.observed for m, t in DEFAULT_TEMPLATES.items()
+                        if m in self.sandbox.metric_names(s)}
+
+    def __call__(self, request):
+        import httpx
+
+        if request.url.path == "/api/v1/label/__name__/values":  # metric discovery
+            from tools.backends.prometheus import metrics_read_by
+
+            names = set().union(*(metrics_read_by(q) for q in self.queries))
+            return httpx.Response(200, json={"status": "success", "data": sorted(names)})
+        if request.url.path.startswith("/api/v1/label/"):
+            return httpx.Response(200, json={"status": "success",
+                                             "data": sorted(self.sandbox.observed)})
+        q = request.url.params
+        found = self.queries.get(q.get("query", ""))
+        result = []
+        if request.url.path == "/api/v1/query_range" and found:
+            ts, vs = self.sandbox.series(*found, int(q["start"]), int(q["end"]) + 1)
+            result = [{"metric": {"service": found[0]},
+                       "values": [[int(t), repr(float(v))] for t, v in zip(ts, vs, strict=True)]}]
+        return httpx.Response(200, json={"status": "success",
+                                         "data": {"resultType": "matrix", "result": result}})
+
+
+def test_prometheus_alone_ranks_the_culprit_from_metrics():
+    """Issue 18 item 5: Prometheus configured, no Loki, traces, graph file or change events: the
+    incident context still ranks, and says which sources it did without."""
+    import httpx
+
+    from bot.app import build_backends, build_registry
+    from infra.settings import load_settings
+
+    fake = SandboxPrometheus("cpu-hog-recommendation")
+    settings = load_settings(prometheus={"url": "http://prom.test:9090", "alerts": False,
+                                         "step_s": fake.sandbox.step})
+    backends, sandbox = build_backends(settings, transport=httpx.MockTransport(fake))
+    assert sandbox is None and {"logs", "traces", "changes"} <= set(backends.unconfigured)
+    registry = build_registry(backends)
+    now = fake.sandbox.now
+    result = registry.run("incident_context", {"start": now - 3600, "end": now})
+    assert result.status is ToolStatus.OK, result.summary
+    ranked = result.data["root_causes"]
+    assert ranked and ranked[0]["service"] == "recommendation", result.data.get("note")
+    # No call graph is known (no traces, no graph file): the rules for none apply, and the
+    # reasons say so; how sure the ranking is stays its calibrated own ("clear" or the note).
+    assert "no call graph given" in ranked[0]["reasons"]
+    assert "ranking not possible" not in str(result.data["note"])
+    assert result.data["clear"] or "recommendation leads" in result.data["note"]
+    assert "no logs backend is configured" in result.data["ranked_without_logs"]

@@ -29,7 +29,7 @@ from tools.formatting import fmt_time, fmt_window
 from tools.logs import SearchLogs, SearchLogsParams
 from tools.logstore import line_templates
 from tools.metrics import DetectAnomaliesParams, DetectMetricAnomalies, Window
-from tools.rca.graph import graph_from_topology
+from tools.rca.graph import Graph, graph_from_topology
 from tools.rca.model import ChangeRecord, LogTemplateRecord, RcaInput, RcaResult
 from tools.rca.rank import rank_causes
 from tools.rca.signals import POST_S, PRE_S
@@ -152,7 +152,11 @@ class IncidentContext:
             templates = self._templates(scope, onset, stop)
         except BackendError as exc:  # no logs (or logs down): rank from the metrics alone
             templates, without_logs = [], str(exc)
-        graph = graph_from_topology(self.topology)
+        # A topology that knows the services but no calls between them (Prometheus alone: no
+        # traces, no graph file) is no call graph: rank with the rules for none.
+        graph: Graph | None = graph_from_topology(self.topology)
+        if graph is not None and not any(graph.values()):
+            graph = None
         if timestamps is None or len(timestamps) == 0:
             return (RcaResult([], False, onset, None, [], "no metric data to rank"), templates,
                     without_logs)

@@ -107,4 +107,6 @@ class RcaResult:
     note: str = ""
     scored: list[SignalScore] = field(default_factory=list)  # every significant signal
     confidence: float = 0.0  # what `clear` thresholds: how far the top candidate stands out
-    ranking: list[str] = field(default_factory=list)  # every service: candidates, then the rest
+    # Every service: the candidates; with a graph, the quiet callees of a caller slow for no
+    # reason of its own; then the rest by their largest move.
+    ranking: list[str] = field(default_factory=list)

@@ -32,7 +32,8 @@ LATE_GUARD_S = 60  # the end of the baseline a late onset hint may have filled w
 
 _KINDS = (
     ("latency", re.compile(r"lat|duration|response|p\d\d|rt$|delay", re.I)),
-    ("errors", re.compile(r"err|fail|5xx|4xx|exception|fault", re.I)),
+    # A success rate or apdex measures failure too (bad when it falls), not traffic.
+    ("errors", re.compile(r"err|fail|5xx|4xx|exception|fault|success|apdex", re.I)),
     ("traffic", re.compile(r"rate|rps|qps|workload|request|throughput|count|tx|rx", re.I)),
     ("resource", re.compile(r"cpu|mem|disk|conn|sock|thread|gc|heap|cert|io|net|pool|fd",
                             re.I)),
@@ -77,6 +78,19 @@ def signal_family(metric: str) -> str:
             if re.search(pattern, metric, re.I):
                 return family
     return kind
+
+
+@dataclass(frozen=True)
+class Gates:
+    """When a series' move counts at all: this many robust deviations, and a change of at least
+    this share of its level. The shipped values are the defaults; `evals.bench_rca_real --cv`
+    chooses them leaving one fault type out to show how much they were fitted."""
+
+    z_significant: float = Z_SIGNIFICANT
+    min_relative: float = MIN_RELATIVE
+
+
+DEFAULT_GATES = Gates()
 
 
 @dataclass
@@ -168,14 +182,28 @@ def scale_floors(pre: np.ndarray, med: np.ndarray, kinds: list[str], step: float
     return floor
 
 
+def baseline_mask(timestamps: np.ndarray, onset: int, pre_s: int = PRE_S) -> np.ndarray:
+    """The samples the baseline is made of: the last `pre_s` of data before the onset, counted
+    in samples (`pre_s` / the sampling step), not in wall time. Contiguous data gives the hour
+    before the onset; data with a gap before the fault window (a normal recording from an hour
+    or a day earlier) gives that recording's last hour, instead of the few samples after it."""
+    ts = np.asarray(timestamps)
+    before = np.flatnonzero(ts < onset)
+    mask = np.zeros(len(ts), dtype=bool)
+    keep = max(1, int(round(pre_s / sampling_step(ts))))
+    mask[before[-keep:]] = True
+    return mask
+
+
 def score_matrix(timestamps: np.ndarray, values: np.ndarray, onset: int,
                  directions: list[str], min_abs: np.ndarray | None = None,
                  pre_s: int = PRE_S, post_s: int = POST_S,
-                 kinds: list[str] | None = None) -> ScoreMatrix:
+                 kinds: list[str] | None = None, gates: Gates | None = None) -> ScoreMatrix:
     """Score each row of `values` (series x time) around `onset` (unix seconds); `kinds` (one
     `signal_kind` per row) sets each row's scale floor (`scale_floors`)."""
+    gates = gates or DEFAULT_GATES
     ts = np.asarray(timestamps)
-    pre = (ts >= onset - pre_s) & (ts < onset)
+    pre = baseline_mask(ts, onset, pre_s)
     post = (ts >= onset) & (ts < onset + post_s)
     if pre.sum() < MIN_PRE_POINTS:
         raise RcaInputError(f"only {int(pre.sum())} samples before the onset {onset}: need at "
@@ -205,13 +233,13 @@ def score_matrix(timestamps: np.ndarray, values: np.ndarray, onset: int,
     peak_dev = post_dev[np.arange(len(best)), best]
     raw_z = peak_dev / spread
     peak = smooth[:, after][np.arange(len(best)), best]
-    need = np.maximum(MIN_RELATIVE * np.abs(med), 0.0)
+    need = np.maximum(gates.min_relative * np.abs(med), 0.0)
     if min_abs is not None:
         need = np.maximum(need, min_abs)
-    significant = (raw_z >= Z_SIGNIFICANT) & (peak_dev >= need)
+    significant = (raw_z >= gates.z_significant) & (peak_dev >= need)
     # First exit: the earliest point (from the lookback on) past a quarter of the peak and the
     # significance bar; a quarter, not half, so a slow ramp (a leak) is not dated late.
-    bar = np.maximum(np.maximum(0.25 * peak_dev, Z_SIGNIFICANT * spread), need)[:, None]
+    bar = np.maximum(np.maximum(0.25 * peak_dev, gates.z_significant * spread), need)[:, None]
     out = signed >= bar
     has = out.any(axis=1)
     first_idx = np.argmax(out, axis=1)
