@@ -44,6 +44,15 @@ def _problems(results: list[ToolResult]) -> list[str]:
                                                                 "detect_metric_anomalies")]
 
 
+def _not_checked(context: ToolResult | None) -> list[str]:
+    """The sources the one-call investigation could not use besides the metrics (whose failure
+    is said where it matters), one line each, whatever the metrics showed."""
+    if context is None:
+        return []
+    return [f"Not checked ({tool}): {why}." for tool, why in context.data.get("failed", {}).items()
+            if tool != "detect_metric_anomalies"]
+
+
 def _metrics_failure(scan: ToolResult | None) -> str | None:
     """Why the metric scan failed (alone, or inside the incident context tool), else None."""
     if scan is None:
@@ -78,6 +87,7 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
             if items:
                 lines.append(title)
                 lines += _bullets(items, limit)
+        lines += _not_checked(by_tool.get("incident_context"))
         answer.findings = log_findings + changes + alerts
         return lines
 
@@ -92,6 +102,7 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
         if alerts:
             lines.append("Alerts firing nonetheless:")
             lines += _bullets(alerts)
+        lines += _not_checked(by_tool.get("incident_context"))
         answer.findings = alerts + [f for f in findings if f.kind == "log_errors"]
         return lead_lines(focus, anomalies, changes, [], topology) + lines
 
@@ -125,12 +136,9 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
                 for c in answer.root_causes[1:]) + ".")
     elif context is not None and context.data.get("note"):
         lines.append(f"No clear root cause stands out ({context.data['note']}).")
-    if context is not None:  # sources the one-call investigation could not use, said once
-        for tool, why in context.data.get("failed", {}).items():
-            if tool != "detect_metric_anomalies":
-                lines.append(f"Not checked ({tool}): {why}.")
-        if context.data.get("ranked_without_logs") and answer.root_causes:
-            lines.append("The ranking used metrics, changes and alerts only (no log templates).")
+    lines += _not_checked(context)
+    if context is not None and context.data.get("ranked_without_logs") and answer.root_causes:
+        lines.append("The ranking used metrics, changes and alerts only (no log templates).")
     if changes:
         lines.append("Recent changes:")
         lines += _bullets(changes, 3)

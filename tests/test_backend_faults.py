@@ -128,6 +128,31 @@ def test_a_burst_of_answers_after_the_cooldown_sends_one_probe(router):
         assert f"Prometheus at {server.url} did not answer within 1 s" in answer.summary
 
 
+def test_several_hanging_systems_cost_one_timeout_not_their_sum(router):
+    """Prometheus, Loki and Alertmanager all hanging: the answer's parts read them side by side,
+    so it waits about one timeout (2 s), not the sum, and names each source it could not use."""
+    slow = 2.0
+    with FaultServer("hang") as prom, FaultServer("hang") as loki, FaultServer("hang") as am:
+        settings = load_settings(
+            prometheus={"url": prom.url, "timeout_s": slow, "retries": 0},
+            loki={"url": loki.url, "timeout_s": slow, "retries": 0},
+            alertmanager={"url": am.url, "timeout_s": slow, "retries": 0},
+            sandbox={"scenario": SCENARIO, "fallback": "always"}, breaker={"cooldown_s": 0})
+        runtime = build_runtime(settings, router=router)
+        took, answer = timed(runtime)
+        asked = prom.requests, loki.requests, am.requests
+    assert took <= slow * 1.6, took  # one after another it took 3 x 2 s
+    for system, server in (("Prometheus", prom), ("Loki", loki)):
+        assert f"{system} at {server.url} did not answer within 2 s" in answer.summary, (
+            system, answer.summary)
+    # The scenario's now is in the past: Alertmanager, which keeps only the current state, is
+    # named with that, not asked.
+    assert f"Alertmanager at {am.url} keeps only the current alerts" in answer.summary
+    assert not any(w in answer.summary for w in WRONG), answer.summary
+    # Once by discovery at start and once by the answer (no cool-down here): never more.
+    assert asked[0] <= 2 and asked[1] <= 2 and asked[2] <= 1, asked
+
+
 # -- a real Prometheus going down and coming back under a running copilot
 
 

@@ -9,7 +9,9 @@ evidence holds every number its text quotes.
 
 from __future__ import annotations
 
+import contextvars
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
 import numpy as np
@@ -75,18 +77,19 @@ class IncidentContext:
         # The graph's services, not the metrics backend's: that one may be the part that is down.
         known = self.topology.services()
         scope = params.services or known
-        parts = [_part(self.anomalies, DetectAnomaliesParams(
+        jobs: list[tuple[Tool, BaseModel]] = [(self.anomalies, DetectAnomaliesParams(
             services=scope, start=params.start, end=params.end))]
         if self.logs is not None:
-            parts.append(_part(SearchLogs(self.logs, known), SearchLogsParams(
+            jobs.append((SearchLogs(self.logs, known), SearchLogsParams(
                 services=scope, start=params.start, end=params.end, level="WARN")))
         if self.changes is not None:
-            parts.append(_part(RecentChanges(self.changes), RecentChangesParams(
+            jobs.append((RecentChanges(self.changes), RecentChangesParams(
                 services=scope, start=min(params.start, params.end - CHANGES_LOOKBACK_S),
                 end=params.end)))
         if self.alerts is not None:
-            parts.append(_part(FiringAlerts(self.alerts), FiringAlertsParams(
+            jobs.append((FiringAlerts(self.alerts), FiringAlertsParams(
                 at=params.end, services=scope)))
+        parts = _gather(jobs)
         findings = [f for p in parts for f in p.findings]
         evidence = [e for p in parts for e in p.evidence]
         anomalies = [f for f in findings if f.kind == "metric_anomaly"]
@@ -183,6 +186,19 @@ class IncidentContext:
         return [LogTemplateRecord(first[k][0].service, first[k][1], first[k][0].level, n,
                                   seen_before.get(k, 0), first[k][0].ts)
                 for k, n in counts.most_common(TOP_LOG_TEMPLATES * 4)]
+
+
+def _gather(jobs: list[tuple[Tool, BaseModel]]) -> list[ToolResult]:
+    """Run the gathering tools side by side, results in the order given. Each reads another
+    system, so a slow or hanging one costs its own timeout, not the sum of all of them. Every
+    thread runs in a copy of this context: the answer's memory of failed servers
+    (tools/backends/health.py) is shared."""
+    if len(jobs) == 1:
+        return [_part(*jobs[0])]
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="incident-part") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, _part, tool, params)
+                   for tool, params in jobs]
+        return [f.result() for f in futures]
 
 
 def _part(tool: Tool, params: BaseModel) -> ToolResult:

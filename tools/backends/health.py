@@ -12,7 +12,8 @@ the server's verdict on the request, so it counts as the server being up.
 that failed once, or was refused by its breaker, is not asked again in the same answer, however
 long the answer takes (an LLM-mode answer can outlast a cool-down) and whatever other answers
 find meanwhile. The scope lives in a context variable: threads that run an answer's tools must
-be started with `contextvars.copy_context().run` to share it.
+be started with `contextvars.copy_context().run` to share it; within it, `one_read_at_a_time`
+keeps reads of one server in turn so the rule holds when tools run side by side.
 """
 
 from __future__ import annotations
@@ -151,6 +152,10 @@ _FAILED: ContextVar[dict[Breaker, BackendError] | None] = ContextVar(
     "opscopilot_backend_failures_of_this_answer", default=None)
 
 
+_SERIAL: ContextVar[tuple[threading.Lock, dict[Breaker, threading.RLock]] | None] = ContextVar(
+    "opscopilot_backend_reads_of_this_answer", default=None)
+
+
 @contextmanager
 def answer_scope() -> Iterator[None]:
     """Within the block, a server that failed once is not asked again. Nested scopes (an LLM
@@ -159,10 +164,28 @@ def answer_scope() -> Iterator[None]:
         yield
         return
     token = _FAILED.set({})
+    serial = _SERIAL.set((threading.Lock(), {}))
     try:
         yield
     finally:
+        _SERIAL.reset(serial)
         _FAILED.reset(token)
+
+
+@contextmanager
+def one_read_at_a_time(breaker: Breaker) -> Iterator[None]:
+    """Within one answer, reads of one server go one after another, although the answer's tools
+    may run side by side: a failure one read meets is seen by the next before it asks, so the
+    answer still asks a failing server once. Reads of different servers overlap."""
+    scope = _SERIAL.get()
+    if scope is None:
+        yield
+        return
+    guard, locks = scope
+    with guard:
+        lock = locks.setdefault(breaker, threading.RLock())
+    with lock:
+        yield
 
 
 def one_answer(method: Callable[P, R]) -> Callable[P, R]:

@@ -22,7 +22,12 @@ from typing import Any, ClassVar
 
 import httpx
 
-from tools.backends.health import Breaker, failed_in_this_answer, remember_failure
+from tools.backends.health import (
+    Breaker,
+    failed_in_this_answer,
+    one_read_at_a_time,
+    remember_failure,
+)
 from tools.base import BackendError, BackendTimeout
 
 __all__ = ["Breaker", "HttpBackend", "JsonReader", "RequestRejected"]
@@ -67,6 +72,10 @@ class JsonReader:
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[int, Any]:
         """(status code, parsed JSON) of a GET that got an answer below 500; raises otherwise."""
+        with one_read_at_a_time(self.breaker):
+            return self._admitted_get(path, params)
+
+    def _admitted_get(self, path: str, params: Mapping[str, Any] | None) -> tuple[int, Any]:
         earlier = failed_in_this_answer(self.breaker)
         if earlier is not None:  # this answer already met the failure: same line, no wait
             raise type(earlier)(str(earlier))

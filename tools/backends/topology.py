@@ -17,13 +17,16 @@ service unknown. `problems` says what the last read missed.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -116,20 +119,25 @@ class DiscoveredTopology:
         problems: list[str] = []
         if self.base is not None:
             merged = {s: self.base.dependencies(s) for s in self.base.services()}
+        sources: list[Callable[[], Iterable[Any]]] = list(self.service_lists)
         if self.calls is not None:
-            try:
-                for call in self.calls():
+            sources.insert(0, self.calls)
+        read = _side_by_side(sources)  # each asks another server: one timeout, not their sum
+        if self.calls is not None:
+            calls = read.pop(0)
+            if isinstance(calls, BackendError):
+                problems.append(str(calls))
+            else:
+                for call in calls:
                     deps = merged.setdefault(call.parent, [])
                     if call.child not in deps and call.child != call.parent:
                         deps.append(call.child)
-            except BackendError as exc:
-                problems.append(str(exc))
-        for list_services in self.service_lists:
-            try:
-                for name in list_services():
+        for names in read:
+            if isinstance(names, BackendError):
+                problems.append(str(names))
+            else:
+                for name in names:
                     merged.setdefault(name, [])
-            except BackendError as exc:
-                problems.append(str(exc))
         for problem in problems:
             log.warning("service graph: %s", problem)
         self.problems = problems
@@ -167,3 +175,19 @@ class DiscoveredTopology:
             log.warning("ignoring the saved service graph %s: %s", self.cache_file, exc)
             self._last_good = {}
         return self._last_good
+
+
+def _side_by_side(reads: list[Callable[[], Iterable[Any]]]) -> list[list[Any] | BackendError]:
+    """Each read's items (or its BackendError), in order; the reads run in parallel threads, in
+    copies of this context (an answer's memory of failed servers is shared)."""
+    def one(read: Callable[[], Iterable[Any]]) -> list[Any] | BackendError:
+        try:
+            return list(read())
+        except BackendError as exc:
+            return exc
+
+    if len(reads) <= 1:
+        return [one(r) for r in reads]
+    with ThreadPoolExecutor(max_workers=len(reads), thread_name_prefix="discovery") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, one, r) for r in reads]
+        return [f.result() for f in futures]
