@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -115,6 +116,7 @@ def test_feedback_on_an_unknown_answer_is_refused_politely(harness):
 # line, and whether the server closed the connection.
 
 READ_TIMEOUT = 1.0  # the server's read timeout in these tests (10 s by default)
+SLACK_TOKEN = "xoxb-123456789012-abcdefghijklmnop"
 
 
 @pytest.fixture
@@ -291,18 +293,57 @@ def test_a_stuck_client_does_not_block_the_others(served, harness):
     harness.fake.wait_for(lambda: harness.updates())
 
 
-def test_shutdown_is_graceful_and_prompt(harness):
+def test_beyond_the_connection_limit_it_answers_503(harness):
+    server = SlackHTTPServer(harness.app, "127.0.0.1", 0, signing_secret=SECRET,
+                             max_connections=3)
+    server.start_background()
+    _wait_listening(server)
+    try:
+        host, port = server.server_address[:2]
+        idle = [socket.create_connection((host, port)) for _ in range(3)]
+        time.sleep(0.2)
+        x = _raw(server, [b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"], wait=2)
+        assert x.status == 503
+        for sock in idle:
+            sock.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_shutdown_lets_the_request_in_flight_finish(harness):
     server = SlackHTTPServer(harness.app, "127.0.0.1", 0, signing_secret=SECRET)
     server.start_background()
     _wait_listening(server)
     body = _mention_body(harness)
-    assert _post(server.url, body, _signed(body)) == 200
-    started = time.monotonic()
-    server.shutdown()
+    request = _request(body.encode(), _signed(body))
+    with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+        sock.sendall(request[:-10])  # in flight when the stop comes
+        time.sleep(0.2)
+        stopping = threading.Thread(target=server.shutdown)
+        started = time.monotonic()
+        stopping.start()
+        time.sleep(0.3)
+        with pytest.raises(OSError):  # no new connections meanwhile
+            socket.create_connection(server.server_address[:2], timeout=1)
+        sock.sendall(request[-10:])
+        answer = sock.recv(65536)
+        stopping.join(10)
+    assert answer.startswith(b"HTTP/1.1 200") and b"connection: close" in answer.lower()
+    assert not stopping.is_alive() and time.monotonic() - started < 3
     server.server_close()
-    assert time.monotonic() - started < 3
-    with pytest.raises(OSError):
-        socket.create_connection(server.server_address[:2], timeout=1)
+    harness.fake.wait_for(lambda: harness.updates())  # and it was answered
+
+
+def test_the_starting_up_ack_does_not_echo_secrets(harness):
+    server = SlackHTTPServer(None, "127.0.0.1", 0, signing_secret=SECRET)
+    server.start_background()
+    try:
+        reply = _command(server, _command_body(harness, f"incident declare {SLACK_TOKEN}"))
+        assert "Starting up" in reply["text"] and SLACK_TOKEN not in reply["text"]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # -- slash commands through the server: replays, escaping, quoting, secrets ---------------------
@@ -359,9 +400,6 @@ def test_bad_quoting_and_twice_given_parameters_are_one_line_usage(served, harne
     time.sleep(0.5)
     assert harness.responses() == []  # no apology, nothing ran
     assert "runbook.request" not in str(harness.bot.records)
-
-
-SLACK_TOKEN = "xoxb-123456789012-abcdefghijklmnop"
 
 
 def test_secrets_in_a_command_never_leave_the_process(served, harness):
