@@ -171,9 +171,7 @@ def build_app(bot: SlackBot, client: WebClient, *, signing_secret: str | None = 
 
 
 def _once_only(bot: SlackBot) -> Callable[..., BoltResponse]:
-    """Global middleware (after Bolt's signature check): a redelivered event (same event_id)
-    is acked and dropped; a replayed slash command (bot.slack.commands.replay_key) is refused."""
-    from bot.slack.commands import replay_key
+    """Global middleware: a redelivered event (same event_id) is acked and dropped."""
 
     def once_only(req: BoltRequest, resp: BoltResponse,
                   next: Callable[[], None]) -> BoltResponse:  # noqa: A002 - Bolt's name
@@ -183,13 +181,6 @@ def _once_only(bot: SlackBot) -> Callable[..., BoltResponse]:
             retry = (req.headers.get("x-slack-retry-num") or ["-"])[0]
             log.info("dropped a redelivery of %s (retry %s)", event_id, retry)
             return BoltResponse(status=200, body="")
-        key = replay_key(body, req.headers) if body.get("command") else None
-        if key and not bot.claims.claim(key):
-            log.warning("refused a replayed %s command from %s", body.get("command"),
-                        body.get("user_id"))
-            return BoltResponse(status=200, body={
-                "response_type": "ephemeral",
-                "text": ":no_entry: This exact request was already received; not run again."})
         next()
         return resp
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltRequest, Respond
 from slack_sdk import WebClient
 
 from bot.answer import Question, QuestionError
@@ -33,6 +33,7 @@ SUBCOMMANDS = {"ask", "incident", "runbook", "oncall", "summary", "help"}
 INCIDENT_VERBS = {"declare", "status", "timeline", "resolve", "ack", "action", "list"}
 RUNBOOK_VERBS = {"list", "plan", "run"}
 APOLOGY = "Sorry, that failed on my side; the error is logged. Please try again."
+REPLAYED = ":no_entry: This exact request was already received; it is not run again."
 
 
 def command_text(command: Mapping[str, Any]) -> str:
@@ -105,10 +106,16 @@ def register(app: App, bot: SlackBot) -> None:
             note = f" (busy: {ahead} questions ahead)" if bot.answers.is_busy(ahead) else ""
         ack(text=f":hourglass_flowing_sand: `/ops {escape(redact(text)[:200])}` …{note}")
 
-    def run_ops(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    def run_ops(command: dict[str, Any], client: WebClient, respond: Respond,
+                request: BoltRequest) -> None:
         text = command_text(command)
         if usage_problem(text) is not None:
             return  # the ack showed the usage help
+        key = replay_key(command, request.headers)  # claimed here: the ack stays quick
+        if key is not None and not bot.claims.claim(key):
+            log.warning("refused a replayed /ops command from %s", command.get("user_id"))
+            respond(text=REPLAYED, response_type="ephemeral", replace_original=False)
+            return
         words = text.split()
         handler = HANDLERS[words[0]]
         reporting_errors(respond, words[0], partial(handler, bot, client, command, respond,
