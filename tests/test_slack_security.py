@@ -380,6 +380,9 @@ def test_a_replayed_slash_command_runs_once(served, harness):
     time.sleep(0.5)
     assert len(harness.bot.incidents.list()) == 1
     assert len(harness.fake.calls_to("conversations.create")) == 1
+    audited = [e for e in harness.bot.records.audit_log.entries()
+               if e.action == "slack.replay_refused"]
+    assert len(audited) == 3 and audited[0].actor == "U0ASK"
     again = _command_body(harness, "incident declare checkout down sev2")
     time.sleep(1.0)  # typed again a second later: a new timestamp, a new incident
     _command(served, again)

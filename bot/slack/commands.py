@@ -114,6 +114,9 @@ def register(app: App, bot: SlackBot) -> None:
         key = replay_key(command, request.headers)  # claimed here: the ack stays quick
         if key is not None and not bot.claims.claim(key):
             log.warning("refused a replayed /ops command from %s", command.get("user_id"))
+            bot.records.audit(str(command.get("user_id") or ""), "slack.replay_refused", key,
+                              {"channel": command.get("channel_id"),
+                               "command": redact(text)[:200]})
             respond(text=REPLAYED, response_type="ephemeral", replace_original=False)
             return
         words = text.split()
