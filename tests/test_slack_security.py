@@ -232,9 +232,9 @@ def test_bad_lengths_are_refused_without_waiting(served, harness):
     body = _mention_body(harness).encode()
     for length in ("-1", "abc", "1, 2"):
         x = _raw(served, [_request(body, _signed(body.decode()), length)])
-        assert x.status == 400 and x.closed and x.seconds < READ_TIMEOUT, length
-    x = _raw(served, [_request(b"", _signed(""), "2000000")])  # nothing of it sent
-    assert (x.status, x.closed) == (413, True) and x.seconds < READ_TIMEOUT
+        assert (x.status, x.closed) == (400, True), length
+    x = _raw(served, [_request(b"", _signed(""), "2000000")])  # none of it sent: not a 408
+    assert (x.status, x.closed) == (413, True)
     chunked = (b"POST /slack/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                b"5\r\nhello\r\n0\r\n\r\n")
     assert _raw(served, [chunked]).status == 411
@@ -282,15 +282,26 @@ def test_no_connection_is_held_after_the_timeout(served, harness):
         sock.close()
 
 
-def test_a_stuck_client_does_not_block_the_others(served, harness):
-    host, port = served.server_address[:2]
-    with socket.create_connection((host, port)) as stuck:
-        stuck.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
-        started = time.monotonic()
-        body = _mention_body(harness)
-        assert _post(served.url, body, _signed(body)) == 200
-        assert time.monotonic() - started < 0.5 * READ_TIMEOUT
-    harness.fake.wait_for(lambda: harness.updates())
+def test_a_stuck_client_does_not_block_the_others(harness):
+    server = SlackHTTPServer(harness.app, "127.0.0.1", 0, signing_secret=SECRET,
+                             read_timeout=30)
+    server.start_background()
+    _wait_listening(server)
+    try:
+        with socket.create_connection(server.server_address[:2]) as stuck:
+            body = _mention_body(harness)
+            stuck.sendall(_request(body.encode(), _signed(body))[:-50])  # and then nothing
+            started = time.monotonic()
+            body = _mention_body(harness)
+            assert _post(server.url, body, _signed(body)) == 200
+            assert time.monotonic() - started < 10  # answered long before the stuck one ends
+            stuck.setblocking(False)
+            with pytest.raises(BlockingIOError):  # the stuck one is still waiting
+                stuck.recv(1)
+        harness.fake.wait_for(lambda: harness.updates())
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_beyond_the_connection_limit_it_answers_503(harness):
@@ -330,7 +341,7 @@ def test_shutdown_lets_the_request_in_flight_finish(harness):
         answer = sock.recv(65536)
         stopping.join(10)
     assert answer.startswith(b"HTTP/1.1 200") and b"connection: close" in answer.lower()
-    assert not stopping.is_alive() and time.monotonic() - started < 3
+    assert not stopping.is_alive() and time.monotonic() - started < 8
     server.server_close()
     harness.fake.wait_for(lambda: harness.updates())  # and it was answered
 
