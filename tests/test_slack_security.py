@@ -262,6 +262,9 @@ def test_slow_and_silent_clients_are_disconnected(served):
     x = _raw(served, [b"POST /slack/events HTTP/1.1\r\n", b"Host: x\r\n", b"X-A: 1\r\n"],
              gap=0.4)  # headers that never end (slowloris)
     assert x.closed and x.seconds < READ_TIMEOUT + 2
+    flood = b"POST /slack/events HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 200_000 + b"\r\n"
+    x = _raw(served, [flood[i:i + 16384] for i in range(0, len(flood), 16384)])
+    assert (x.status, x.closed) == (431, True)  # headers without end (memory)
     x = _raw(served, [b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"])  # kept alive, then idle
     assert x.status == 200 and x.closed and x.seconds < 3
 

@@ -5,11 +5,11 @@ balancer), any number of replicas behind it.
 The socket is bound when the server is built, so `serve` listens before the copilot has
 loaded. Limits against slow or broken clients: a request's line and headers must arrive within
 the read timeout of the connection opening (or of the request's first byte on a kept-alive
-connection; uvicorn itself has no such limit), its body within the read timeout of the headers
-(bot/slack/asgi.py), an idle kept-alive connection is closed after the idle timeout, and at
-most `MAX_CONNECTIONS` are served at once (503 beyond). On SIGTERM or Ctrl-C the server stops
-accepting, lets the requests in flight finish (up to `GRACEFUL_SHUTDOWN` seconds) and returns,
-so the caller can drain the answer pool.
+connection; uvicorn itself has no such limit) and within `MAX_HEAD` bytes (431), its body
+within the read timeout of the headers (bot/slack/asgi.py), an idle kept-alive connection is
+closed after the idle timeout, and at most `MAX_CONNECTIONS` are served at once (503 beyond).
+On SIGTERM or Ctrl-C the server stops accepting, lets the requests in flight finish (up to
+`GRACEFUL_SHUTDOWN` seconds) and returns, so the caller can drain the answer pool.
 """
 
 from __future__ import annotations
@@ -37,17 +37,33 @@ IDLE_TIMEOUT = 5  # seconds a kept-alive connection may wait for its next reques
 GRACEFUL_SHUTDOWN = 10  # seconds for the requests in flight at shutdown
 MAX_CONNECTIONS = 1000  # connections and requests at once per process; beyond: 503
 BACKLOG = 1024  # listen backlog: a burst of events must not be reset
+MAX_HEAD = 64 * 1024  # bytes of request line and headers (Slack sends about 1 KB)
+HEAD_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
+                  b"connection: close\r\n\r\n")
 
 
 def _timed_protocol(timeout: float) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol with a deadline for the request line and headers."""
+    """uvicorn's httptools protocol with a deadline and a size limit for the request line and
+    headers (httptools itself has neither)."""
 
     class TimedHttpTools(HttpToolsProtocol):
         _head_timer: asyncio.TimerHandle | None = None
+        _head_bytes = 0
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._head_timer is not None:  # still reading a request's line and headers
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEAD:
+                    log.info("closed a connection whose request headers passed %d bytes",
+                             MAX_HEAD)
+                    self.transport.write(HEAD_TOO_LARGE)
+                    self.transport.close()
+                    return
+            super().data_received(data)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
@@ -63,6 +79,7 @@ def _timed_protocol(timeout: float) -> type[HttpToolsProtocol]:
             super().connection_lost(exc)
 
         def _arm(self) -> None:
+            self._head_bytes = 0
             self._head_timer = self.loop.call_later(timeout, self._expire)
 
         def _disarm(self) -> None:
