@@ -474,3 +474,12 @@ def test_an_unreachable_api_url_names_the_url_and_the_setting(monkeypatch, fake_
     assert code == 2, output
     assert url in output and "OPSCOPILOT_SLACK__API_URL" in output
     assert len(output.strip().splitlines()) == 1 and "Traceback" not in output
+
+
+def test_a_taken_port_is_one_line_naming_the_setting():
+    from infra.settings import SettingsError
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(SettingsError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
+            SlackHTTPServer(None, "127.0.0.1", port)
