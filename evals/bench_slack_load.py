@@ -80,7 +80,7 @@ def build(router: str, fake: FakeSlackAPI,  # noqa: ANN201 - (server, executor, 
     executor = ThreadPoolExecutor(32, thread_name_prefix="slack-listener")
     app = build_app(bot, make_client("xoxb-bench", fake.base_url), signing_secret=SECRET,
                     executor=executor)
-    server = SlackHTTPServer(app, "127.0.0.1", 0)
+    server = SlackHTTPServer(app, "127.0.0.1", 0, signing_secret=SECRET)  # as `serve` runs
     server.start_background()
     return server, executor, bot
 

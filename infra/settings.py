@@ -96,6 +96,8 @@ class SlackSettings(BaseModel):
     signing_secret: SecretStr | None = Field(None, description="request signing secret (HTTP mode)")
     mode: Literal["socket", "http"] = "socket"
     port: int = Field(3000, ge=1, le=65535)
+    host: str = Field("127.0.0.1", min_length=1,
+                      description="HTTP mode listen address; 0.0.0.0 for all interfaces")
     # the Slack app's own settings (bot/slack, docs/slack.md)
     summary_channel: str = Field("", description="channel ID for the weekly incident summary")
     summary_at: str = Field("mon 09:00", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) \d\d:\d\d$",

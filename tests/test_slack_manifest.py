@@ -19,6 +19,7 @@ METHOD_SCOPES = {
     "files_upload_v2": {"files:write", "files:read"},
     "users_lookupByEmail": {"users:read", "users:read.email"},
     "auth_test": set(),  # checks the token at start; needs no scope
+    "apps_connections_open": set(),  # checks the app-level token (connections:write), no bot scope
 }
 EVENT_SCOPES = {"app_mention": {"app_mentions:read"}, "message.channels": {"channels:history"},
                 "message.im": {"im:history"}}

@@ -91,9 +91,14 @@ def test_serve_http_mode_says_loading_then_ready_and_answers_a_mention():
             assert len(updates) == 1 + bool(seen)
             assert all("HighErrorRate" in str(u.body["blocks"]) for u in updates)
             assert all(u.token == "xoxb-serve" for u in updates)
+            proc.terminate()  # SIGTERM: a graceful stop, not a traceback
+            assert proc.wait(timeout=20) == 0
+            assert proc.stderr is not None and b"Traceback" not in proc.stderr.read()
+            assert _health(port) is None  # no longer listening
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 def _mention(port: int, event_id: str, ts: str) -> None:

@@ -57,6 +57,8 @@ class _Errors:
 def serve(
     mode: Annotated[str | None, typer.Option(help="socket or http (default: settings)")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP mode port (default: settings)")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="HTTP mode listen address (default: settings, 127.0.0.1; 0.0.0.0 for all)")] = None,
     scenario: Annotated[str | None, typer.Option("--scenario", "-s",
                                                  help="sandbox scenario")] = None,
 ) -> None:
@@ -69,13 +71,25 @@ def serve(
             settings.slack.mode = mode  # type: ignore[assignment]
         if port is not None:
             settings.slack.port = port
-        from bot.slack.app import build_app, build_bot, check_token, make_client, require_tokens
+        if host is not None:
+            settings.slack.host = host
+        from bot.slack.app import (
+            build_app,
+            build_bot,
+            check_app_token,
+            check_token,
+            make_client,
+            require_tokens,
+        )
 
-        require_tokens(settings)  # missing variables: one line, before anything else
+        require_tokens(settings)  # missing or wrong-kind tokens: one line, before anything else
         s = settings.slack
         assert s.bot_token is not None
         client = make_client(s.bot_token.get_secret_value(), s.api_url)
-        check_token(client)  # a bad token: one line, before the models load
+        check_token(client)  # a bad token or unreachable API: one line, before the models load
+        if s.mode == "socket":
+            assert s.app_token is not None
+            check_app_token(s.app_token.get_secret_value(), s.api_url)
         secret = s.signing_secret.get_secret_value() if s.signing_secret else None
     built: list[SlackBot] = []
 
@@ -97,17 +111,18 @@ def serve(
 
     try:
         if s.mode == "http":
-            err.print(f"Slack app in HTTP mode on port {s.port} (/slack/events); loading the "
-                      "copilot, /healthz says when it is ready")
+            err.print(f"Slack app in HTTP mode on {s.host}:{s.port} (/slack/events); loading "
+                      "the copilot, /healthz says when it is ready")
             with _Errors():
-                serve_http_while_loading(load, s.port, signing_secret=secret)
+                serve_http_while_loading(load, s.port, s.host, signing_secret=secret)
         else:
             assert s.app_token is not None
             err.print("[dim]Loading the copilot...[/dim]")
             with _Errors():
                 app = load()
             err.print("Slack app in Socket Mode")
-            run_socket_mode(app, s.app_token.get_secret_value())
+            with _Errors():
+                run_socket_mode(app, s.app_token.get_secret_value(), s.api_url)
     finally:
         for bot in built:  # on Ctrl-C: the questions already queued are still answered
             bot.answers.close()

@@ -70,6 +70,13 @@ def require_tokens(settings: Settings) -> None:
     if missing:
         raise SettingsError(f"Slack {s.mode} mode needs {' and '.join(missing)}; "
                             "see docs/slack.md")
+    wrong = [f"{name} should start with {prefix}" for name, token, prefix in (
+        ("OPSCOPILOT_SLACK__BOT_TOKEN", s.bot_token, "xoxb-"),
+        ("OPSCOPILOT_SLACK__APP_TOKEN", s.app_token if s.mode == "socket" else None, "xapp-"))
+        if token is not None and not token.get_secret_value().startswith(prefix)]
+    if wrong:
+        raise SettingsError(f"{' and '.join(wrong)} (a token of another kind was given); "
+                            "see docs/slack.md")
 
 
 def build_bot(settings: Settings, runtime: Runtime, *, oncall: OnCallSource | None = None,
@@ -111,8 +118,31 @@ def check_token(client: WebClient) -> None:
         raise SettingsError("Slack did not accept OPSCOPILOT_SLACK__BOT_TOKEN: "
                             f"{exc.response.get('error', exc)}") from None
     except OSError as exc:  # unreachable, TLS, DNS
-        raise SettingsError(f"cannot reach Slack to check OPSCOPILOT_SLACK__BOT_TOKEN: {exc}") \
-            from None
+        raise unreachable(client.base_url, exc) from None
+
+
+def check_app_token(app_token: str, base_url: str | None = None) -> None:
+    """Ask Slack whether the app-level token opens Socket Mode (apps.connections.open), before
+    the models load; raises SettingsError with one line when it does not."""
+    from slack_sdk.errors import SlackApiError
+
+    client = WebClient(token=app_token, timeout=30, base_url=base_url or WebClient.BASE_URL)
+    try:
+        client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        raise SettingsError("Slack did not accept OPSCOPILOT_SLACK__APP_TOKEN for Socket Mode: "
+                            f"{exc.response.get('error', exc)}") from None
+    except OSError as exc:
+        raise unreachable(client.base_url, exc) from None
+
+
+def unreachable(url: str, exc: OSError) -> SettingsError:
+    """One line naming the URL and the setting, for a Web API that cannot be reached."""
+    from infra.redact import redact
+
+    reason = getattr(exc, "reason", None) or exc.strerror or exc
+    return SettingsError(f"cannot reach Slack's Web API at {redact(url)} ({reason}); check "
+                         "OPSCOPILOT_SLACK__API_URL (default https://slack.com/api/)")
 
 
 def build_app(bot: SlackBot, client: WebClient, *, signing_secret: str | None = None,

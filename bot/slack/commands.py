@@ -6,14 +6,15 @@ command's `response_url` (answers and incident news in the channel, the rest to 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltRequest, Respond
 from slack_sdk import WebClient
 
 from bot.answer import Question, QuestionError
@@ -24,6 +25,7 @@ from bot.slack.blocks import answer_blocks, escape, fallback_text, redact_blocks
 from bot.slack.cards import incident_card, summary_blocks, timeline_blocks, usage_blocks
 from bot.slack.context import SlackBot
 from bot.summary import WeekError, build_summary, chart_png
+from infra.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,44 @@ SUBCOMMANDS = {"ask", "incident", "runbook", "oncall", "summary", "help"}
 INCIDENT_VERBS = {"declare", "status", "timeline", "resolve", "ack", "action", "list"}
 RUNBOOK_VERBS = {"list", "plan", "run"}
 APOLOGY = "Sorry, that failed on my side; the error is logged. Please try again."
+REPLAYED = ":no_entry: This exact request was already received; it is not run again."
+
+
+def command_text(command: Mapping[str, Any]) -> str:
+    """The text as typed: Slack sends `&`, `<` and `>` in slash command text as entities."""
+    text = str(command.get("text") or "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def replay_key(body: Mapping[str, Any], headers: Mapping[str, Sequence[str]]) -> str | None:
+    """The claim key of a signed slash command: team, user, command and text within its signed
+    timestamp. A replay of a captured request carries the same timestamp (or its signature
+    fails, and after 5 minutes it is stale), so it finds the key taken; the same command typed
+    again later has a new timestamp and runs. None without a timestamp (Socket Mode)."""
+    stamp = (headers.get("x-slack-request-timestamp") or [""])[0]
+    if not stamp:
+        return None
+    parts = [str(body.get(k) or "") for k in ("team_id", "user_id", "command", "text")]
+    digest = hashlib.sha256("\x1f".join([*parts, stamp]).encode()).hexdigest()[:40]
+    return f"command:{digest}"
+
+
+def runbook_args(text: str) -> list[str]:
+    """The words after `runbook <verb>`, shell-quoted like the CLI (ValueError: unbalanced)."""
+    return shlex.split(text)[2:]
+
+
+def _runbook_problem(text: str) -> str | None:
+    try:
+        args = runbook_args(text)
+    except ValueError as exc:  # "No closing quotation"
+        return f"cannot read the parameters: {str(exc).lower()}; close the quote or escape it"
+    names = [arg.partition("=")[0] for arg in args[1:] if "=" in arg]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        return (f"parameter `{twice[0]}` is given more than once; give each parameter once, "
+                "e.g. `/ops runbook plan drain-node node=node-1`")
+    return None
 
 
 def usage_problem(text: str) -> str | None:
@@ -48,25 +88,37 @@ def usage_problem(text: str) -> str | None:
         return "`/ops incident declare` needs a title, e.g. `checkout returns 500s sev2`"
     if words[0] == "runbook" and (len(words) < 2 or words[1] not in RUNBOOK_VERBS):
         return "`/ops runbook` needs one of: list, plan <name>, run <name>"
+    if words[0] == "runbook":
+        return _runbook_problem(text)
     return None
 
 
 def register(app: App, bot: SlackBot) -> None:
     def ack_ops(ack: Ack, command: dict[str, Any]) -> None:
-        problem = usage_problem(command.get("text", ""))
+        text = command_text(command)
+        problem = usage_problem(text)
         if problem is not None:
-            ack(blocks=usage_blocks(problem), text="/ops usage")
+            ack(blocks=usage_blocks(redact(problem)), text="/ops usage")
             return
         note = ""
-        if command["text"].split()[0] == "ask":
+        if text.split()[0] == "ask":
             ahead = bot.answers.ahead(command.get("channel_id", ""))
             note = f" (busy: {ahead} questions ahead)" if bot.answers.is_busy(ahead) else ""
-        ack(text=f":hourglass_flowing_sand: `/ops {escape(command['text'][:200])}` …{note}")
+        ack(text=f":hourglass_flowing_sand: `/ops {escape(redact(text)[:200])}` …{note}")
 
-    def run_ops(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        text = command.get("text", "")
+    def run_ops(command: dict[str, Any], client: WebClient, respond: Respond,
+                request: BoltRequest) -> None:
+        text = command_text(command)
         if usage_problem(text) is not None:
             return  # the ack showed the usage help
+        key = replay_key(command, request.headers)  # claimed here: the ack stays quick
+        if key is not None and not bot.claims.claim(key):
+            log.warning("refused a replayed /ops command from %s", command.get("user_id"))
+            bot.records.audit(str(command.get("user_id") or ""), "slack.replay_refused", key,
+                              {"channel": command.get("channel_id"),
+                               "command": redact(text)[:200]})
+            respond(text=REPLAYED, response_type="ephemeral", replace_original=False)
+            return
         words = text.split()
         handler = HANDLERS[words[0]]
         reporting_errors(respond, words[0], partial(handler, bot, client, command, respond,
@@ -200,7 +252,8 @@ def runbook(bot: SlackBot, client: WebClient, command: dict[str, Any], respond: 
             args: list[str]) -> None:
     from bot.slack.approvals import runbook_command
 
-    runbook_command(bot, client, command, respond, args[0], shlex.split(" ".join(args[1:])))
+    runbook_command(bot, client, command, respond, args[0],
+                    runbook_args(command_text(command)))  # the ack refused bad quoting
 
 
 Handler = Callable[[SlackBot, WebClient, dict[str, Any], Respond, list[str]], None]

@@ -16,15 +16,17 @@ from bot.oncall import OnCall, OnCallError
 from bot.slack.blocks import fallback_text, redact_blocks, sections
 from bot.slack.cards import incident_card
 from bot.slack.context import SlackBot
+from infra.redact import redact
 from knowledge.documents import slugify
 
 log = logging.getLogger(__name__)
 
 
 def channel_name(inc: Incident, attempt: int = 0) -> str:
-    """`inc-2026-11-29-checkout-returns-500s` (Slack: lower case, <= 80 characters)."""
+    """`inc-2026-11-29-checkout-returns-500s` (Slack: lower case, <= 80 characters), from the
+    redacted title: a channel name is seen by the whole workspace and kept for good."""
     suffix = f"-{attempt + 1}" if attempt else ""
-    return f"inc-{inc.declared_at:%Y-%m-%d}-{slugify(inc.title, 50)}{suffix}"[:80]
+    return f"inc-{inc.declared_at:%Y-%m-%d}-{slugify(redact(inc.title), 50)}{suffix}"[:80]
 
 
 def on_call_now(bot: SlackBot) -> tuple[list[OnCall], str]:

@@ -152,6 +152,8 @@ class FakeSlackAPI:
                 else body.get("files", [])
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")}
                                           for f in files]}
+        if method == "apps.connections.open":  # Socket Mode's WebSocket URL (app token)
+            return {"ok": True, "url": f"{self.root.replace('http', 'ws', 1)}/socket"}
         if method == "files.info":
             return {"ok": True, "file": {"id": body.get("file"), "name": "chart.png"}}
         return {"ok": True}  # conversations.invite, pins.add, views.open, ...
