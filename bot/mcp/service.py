@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.mcp import prompts, resources
+from bot.mcp.prompts import PromptSpec
+from bot.mcp.resources import ResourceSpec
 from bot.mcp.when import asked_at
 from infra.redact import redact, redact_data
 
@@ -103,13 +105,13 @@ class McpService:
             RequestRunbookParams.model_json_schema()))
         return specs
 
-    def resources(self) -> list[resources.ResourceSpec]:
+    def resources(self) -> list[ResourceSpec]:
         return list(resources.RESOURCES)
 
-    def resource_templates(self) -> list[resources.ResourceSpec]:
+    def resource_templates(self) -> list[ResourceSpec]:
         return list(resources.TEMPLATES)
 
-    def prompts(self) -> list[prompts.PromptSpec]:
+    def prompts(self) -> list[PromptSpec]:
         return list(prompts.PROMPTS)
 
     # -- calls
