@@ -108,6 +108,10 @@ async def exercise(client: Client, now: int, incident: str) -> dict[str, Any]:
     out["investigate"] = await _text(client.call_tool("investigate", {"question": QUESTION}))
     out["secret_question"] = await _text(client.call_tool("investigate", {
         "question": f"what is wrong with checkout? token={QUESTION_SECRET}"}))
+    out["other_scenario"] = await _text(client.call_tool("investigate", {
+        "question": "what is wrong with cart?", "scenario": "memory-leak-cart", "at": "now"}))
+    out["cart"] = await _text(client.call_tool("investigate", {
+        "question": "what is wrong with cart?", "scenario": "memory-leak-cart"}))
     out["bad_at"] = await _text(client.call_tool("investigate",
                                                  {"question": QUESTION, "at": "teatime"}))
     out["no_question"] = await _text(client.call_tool("investigate", {}))
@@ -224,6 +228,15 @@ def test_investigate_matches_ask_json(run, ask_json):
     assert comparable(answer) == comparable(ask_json)
     assert answer["root_causes"][0]["service"] == "checkout"
     assert answer["evidence"] and all(e["query"] for e in answer["evidence"])
+
+
+def test_investigate_another_scenario(run):
+    """`at` is checked against that scenario's data; "now" is not a time."""
+    assert run["other_scenario"]["is_error"]
+    assert "now" in json.loads(run["other_scenario"]["text"])["error"]
+    assert not run["cart"]["is_error"], run["cart"]["text"]
+    answer = json.loads(run["cart"]["text"])
+    assert "cart" in answer["services"] and answer["intent"] == "investigate"
 
 
 def test_bad_calls_are_one_line_errors(run):

@@ -12,6 +12,7 @@ import typer
 from bot.cli.common import UsageError, err, user_errors
 
 TRANSPORTS = ("stdio", "http")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def mount(app: typer.Typer) -> None:
@@ -26,7 +27,7 @@ def mcp(
     host: Annotated[str | None, typer.Option(
         help="http: address to listen on (default: OPSCOPILOT_MCP__HOST, 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(
-        help="http: port (default: OPSCOPILOT_MCP__PORT, 8765)")] = None,
+        min=1, max=65535, help="http: port (default: OPSCOPILOT_MCP__PORT, 8765)")] = None,
 ) -> None:
     """Serve the read-only tools, `investigate`, runbook requests, resources and prompts over
     the Model Context Protocol."""
@@ -56,4 +57,7 @@ def mcp(
         return
     err.print(f"opscopilot MCP server on http://{settings.mcp.host}:{settings.mcp.port}"
               f"{settings.mcp.path} (bearer token required)", markup=False)
+    if settings.mcp.host not in LOOPBACK:
+        err.print(f"note: {settings.mcp.host} is not loopback; the token travels in clear text "
+                  "unless a TLS proxy is in front (docs/mcp.md)", markup=False)
     serve_http(service, settings)

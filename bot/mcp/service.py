@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -77,15 +76,14 @@ class McpService:
     """
 
     def __init__(self, settings: Settings, runtime: Runtime, scenario: str | None = None,
-                 transport: str = "stdio",
-                 runbooks: Callable[[], RunbookService] | None = None,
-                 audit: AuditLog | None = None) -> None:
+                 transport: str = "stdio") -> None:
+        """`runtime` serves `scenario` (None: what the settings configure); the runbook service
+        and the audit log are opened on first use."""
         self.settings, self.scenario, self.transport = settings, scenario, transport
         self.actor = settings.mcp.actor
         self._runtimes: dict[str | None, Runtime] = {scenario: runtime}
-        self._runbooks_factory = runbooks
         self._runbooks: RunbookService | None = None
-        self._audit = audit
+        self._audit: AuditLog | None = None
         self._lock = threading.Lock()
 
     # -- what is offered
@@ -207,12 +205,9 @@ class McpService:
 
     def _runbook_service(self) -> RunbookService:
         if self._runbooks is None:
-            if self._runbooks_factory is not None:
-                self._runbooks = self._runbooks_factory()
-            else:
-                from tools.runbooks.build import build_service
+            from tools.runbooks.build import build_service
 
-                self._runbooks = build_service(self.settings, scenario=self.scenario)
+            self._runbooks = build_service(self.settings, scenario=self.scenario)
         return self._runbooks
 
     def _audited(self, action: str, subject: str, details: dict[str, Any]) -> None:
