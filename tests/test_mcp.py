@@ -58,9 +58,11 @@ def policy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def env(policy_file: Path) -> dict[str, str]:
-    """What the server sees: the policy, the token and a Slack token it must never print."""
+    """What the server sees: the policy, the token, a Slack token it must never print, and a
+    data folder of its own (incidents, requests, the audit log, no other test's models)."""
     return {"OPSCOPILOT_RUNBOOKS__POLICY_FILE": str(policy_file), "OPSCOPILOT_MCP__TOKEN": TOKEN,
-            "OPSCOPILOT_SLACK__BOT_TOKEN": SLACK_TOKEN}
+            "OPSCOPILOT_SLACK__BOT_TOKEN": SLACK_TOKEN,
+            "OPSCOPILOT_DATA_DIR": str(policy_file.parent / "data")}
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +178,10 @@ def stdio_run(env, incident, sandbox_now) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def http_service(mcp_settings, runtime_for) -> McpService:
-    return McpService(mcp_settings, runtime_for(SCENARIO), SCENARIO, transport="http")
+    from bot.app import build_runtime
+
+    runtime = build_runtime(mcp_settings, SCENARIO, router=runtime_for(SCENARIO).copilot.router)
+    return McpService(mcp_settings, runtime, SCENARIO, transport="http")
 
 
 @pytest.fixture(scope="module")
