@@ -107,6 +107,13 @@ async def exercise(client: Client, now: int, incident: str) -> dict[str, Any]:
     out["alerts"] = await _text(client.call_tool("firing_alerts", {"at": now}))
     out["logs"] = await _text(client.call_tool("search_logs", {
         "services": ["checkout"], "start": now - 1800, "end": now, "level": "ERROR"}))
+    fill = {"start": now - 1800, "end": now, "at": now, "services": ["checkout"],
+            "query": "checkout errors after a deploy"}
+    out["every_tool"] = {}
+    for tool in out["tools"]:
+        if tool.name not in ("investigate", "request_runbook"):
+            args = {k: fill[k] for k in tool.input_schema.get("required", [])}
+            out["every_tool"][tool.name] = await _text(client.call_tool(tool.name, args))
     out["investigate"] = await _text(client.call_tool("investigate", {"question": QUESTION}))
     out["secret_question"] = await _text(client.call_tool("investigate", {
         "question": f"what is wrong with checkout? token={QUESTION_SECRET}"}))
@@ -225,6 +232,16 @@ def test_read_only_tools_answer_from_the_sandbox(run):
     logs = json.loads(run["logs"]["text"])
     assert logs["status"] == "ok", logs["summary"]
     assert logs["evidence"] and all(e["query"] for e in logs["evidence"])
+
+
+def test_every_read_only_tool_answers_from_the_sandbox(run):
+    assert len(run["every_tool"]) >= 10
+    for name, reply in run["every_tool"].items():
+        result = json.loads(reply["text"])
+        assert not reply["is_error"], (name, result)
+        assert result["tool"] == name and result["status"] in ("ok", "no_data", "needs_approval")
+        assert all(e["query"] for e in result["evidence"]), name
+    assert json.loads(run["every_tool"]["detect_metric_anomalies"]["text"])["findings"]
 
 
 def test_investigate_matches_ask_json(run, ask_json):
