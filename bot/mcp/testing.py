@@ -10,14 +10,13 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
 READ_TIMEOUT_S = 180.0  # a cold investigation on a busy 2-core machine
 
@@ -48,9 +47,20 @@ def serving(asgi: Any) -> Iterator[str]:
 
 
 def http_client(url: str, token: str | None) -> Client:
-    headers = {"Authorization": f"Bearer {token}"} if token else None
-    transport = streamable_http_client(url, http_client=create_mcp_http_client(headers=headers))
-    return Client(transport, read_timeout_seconds=READ_TIMEOUT_S)
+    """The SDK's client over streamable HTTP; its transport takes an `httpx2.AsyncClient` (the
+    SDK's own HTTP library) for headers, here the bearer token, and leaves closing it to us."""
+
+    @asynccontextmanager
+    async def transport() -> AsyncIterator[Any]:
+        import httpx2
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with (httpx2.AsyncClient(headers=headers,
+                                       timeout=httpx2.Timeout(30.0, read=300.0)) as session,
+                    streamable_http_client(url, http_client=session) as streams):
+            yield streams
+
+    return Client(transport(), read_timeout_seconds=READ_TIMEOUT_S)
 
 
 def stdio_client(args: list[str], env: dict[str, str] | None = None,
