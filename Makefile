@@ -51,6 +51,7 @@ bench: setup
 	$(PY) -m evals.bench_runbooks
 	$(PY) -m evals.bench_llm
 	$(PY) -m evals.bench_slack_load
+	$(PY) -m evals.bench_mcp
 	$(VENV)/bin/opscopilot eval run -q
 	$(VENV)/bin/opscopilot eval table
 

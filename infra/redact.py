@@ -8,6 +8,7 @@ ingest, the answer log, the audit log) or send to a model provider passes `redac
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _SECRET_KEY = (r"password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
                r"client[_-]?secret|authorization|credentials?")
@@ -60,3 +61,15 @@ def redact(text: str) -> str:
         text = personal.sub(marker, text)
     return text
 
+
+
+def redact_data(value: Any) -> Any:
+    """`redact` applied to every string inside a JSON-like value (dicts, lists, tuples); keys and
+    other values are kept, so the shape a client parses does not change."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v) for v in value]
+    return value

@@ -162,6 +162,19 @@ class RunbookSettings(BaseModel):
     output_limit: int = Field(4000, ge=200, le=100_000, description="characters kept per step")
 
 
+class McpSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="address `opscopilot mcp --transport http` "
+                                               "listens on; loopback unless set")
+    port: int = Field(8765, ge=1, le=65535)
+    path: str = Field("/mcp", pattern=r"^/[A-Za-z0-9/_-]*$", description="the endpoint's path")
+    token: SecretStr | None = Field(
+        None, description="bearer token every HTTP request must carry (16+ characters); "
+                          "the HTTP transport does not start without it")
+    actor: str = Field("mcp", min_length=1, max_length=100,
+                       description="who MCP calls act as: the audit log's actor and the "
+                                   "requester the runbook policy sees")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -192,6 +205,7 @@ class Settings(BaseSettings):
     router: RouterSettings = RouterSettings()
     kb: KBSettings = KBSettings()
     runbooks: RunbookSettings = RunbookSettings()
+    mcp: McpSettings = McpSettings()
 
     def resolved_cache_dir(self) -> Path:
         return self.cache_dir.expanduser()

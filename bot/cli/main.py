@@ -26,6 +26,7 @@ from bot.cli.eval import eval_app
 from bot.cli.eval_ops import register as register_eval_ops
 from bot.cli.events import events_app
 from bot.cli.kb import kb_app
+from bot.cli.mcp import mount as mount_mcp_cli
 from bot.cli.rca import rca
 from bot.cli.runbook import mount as mount_runbook_cli
 from bot.cli.slack import mount as mount_slack_cli
@@ -43,6 +44,7 @@ app.add_typer(kb_app, name="kb")
 mount_anomaly_cli(app)  # `anomaly ...`, `logs ...`, `model ...`
 mount_runbook_cli(app)  # `runbook ...` and `audit ...`
 mount_slack_cli(app)  # `serve`, `incident ...`, `summary`, `oncall`
+mount_mcp_cli(app)  # `mcp`: the MCP server (bot/mcp, docs/mcp.md)
 app.command("rca")(rca)
 app.command("status")(status)
 register_eval_ops(eval_app)  # `eval drift`, `replay`, `shadow`, `promote`, `rollback`
