@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.answer import BadTimeWindow
 from bot.copilot import Copilot
 from bot.router import Router
+from bot.timewindow import asked_at
 from infra.settings import Settings, SettingsError
 from infra.state import state_engine
 from knowledge.kb import KnowledgeBase
@@ -64,6 +66,22 @@ class Runtime:
         if self.sandbox is not None:
             return datetime.fromtimestamp(self.sandbox.now, UTC)
         return datetime.now(UTC)
+
+    def asked_at(self, value: str | None, default: datetime | None = None,
+                 name: str = "--at") -> datetime:
+        """When a question is asked (`bot.timewindow.asked_at`'s grammar; `default`: the
+        scenario's now), inside the sandbox scenario's data when there is one."""
+        default = default or self.default_now()
+        if value is None or not value.strip():
+            return default
+        when = asked_at(value, default, name)
+        sb = self.sandbox
+        if sb is not None and not sb.start < when.timestamp() <= sb.end:
+            first = datetime.fromtimestamp(sb.start, UTC)
+            last = datetime.fromtimestamp(sb.end, UTC)
+            raise BadTimeWindow(f"{name} {when:%Y-%m-%d %H:%M} UTC is outside the scenario's "
+                                f"data ({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC)")
+        return when
 
 
 def build_registry(backend: Backends, kb: KnowledgeBase | None = None,

@@ -295,3 +295,19 @@ def find_comparison(text: str, now: datetime) -> Comparison | None:
     n, unit = int(m.group(2)), m.group(3)
     seconds = n * (3600 if unit.startswith("h") else 86400)
     return Comparison(seconds, f"{n} {'hours' if unit.startswith('h') else 'days'} ago")
+
+
+def asked_at(value: str, default: datetime, name: str = "--at") -> datetime:
+    """When a question is asked, as `--at` (CLI) or `at` (MCP) give it: HH:MM on the default's
+    day, an ISO time (UTC when no zone) or unix seconds. BadTimeWindow names `name`."""
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d{9,11}(\.\d+)?", text):
+            return datetime.fromtimestamp(float(text), UTC)
+        if m := re.fullmatch(r"(\d{1,2}):(\d{2})", text):
+            return default.replace(hour=int(m[1]), minute=int(m[2]), second=0, microsecond=0)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except ValueError:
+        raise BadTimeWindow(f"{name} {value!r}: expected HH:MM, an ISO time like "
+                            "2026-11-20T14:05Z, or unix seconds") from None

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
@@ -68,25 +66,6 @@ def _settings() -> Settings:
     return settings
 
 
-def parse_at(value: str | None, default: datetime) -> datetime:
-    """HH:MM on the default's day, an ISO time (UTC when no zone), or unix seconds."""
-    if value is None:
-        return default
-    text = value.strip()
-    try:
-        if re.fullmatch(r"\d{9,11}(\.\d+)?", text):
-            return datetime.fromtimestamp(float(text), UTC)
-        if m := re.fullmatch(r"(\d{1,2}):(\d{2})", text):
-            hour, minute = int(m[1]), int(m[2])
-            return default.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except ValueError:
-        raise UsageError(
-            f"--at {value!r}: expected HH:MM, an ISO time like 2026-11-20T14:05Z, or unix "
-            "seconds") from None
-
-
 def _runtime(settings: Settings, scenario: str | None, mode: str | None = None) -> Runtime:
     from bot.app import apply_mode, build_runtime
 
@@ -96,15 +75,6 @@ def _runtime(settings: Settings, scenario: str | None, mode: str | None = None) 
 
         apply_mode(runtime, settings, mode, progress=terminal_progress(err))
     return runtime
-
-
-def _check_at(runtime: Runtime, at: datetime) -> None:
-    sb = runtime.sandbox
-    if sb is not None and not sb.start < at.timestamp() <= sb.end:
-        first = datetime.fromtimestamp(sb.start, UTC)
-        last = datetime.fromtimestamp(sb.end, UTC)
-        raise UsageError(f"--at {at:%Y-%m-%d %H:%M} UTC is outside the scenario's data "
-                         f"({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC)")
 
 
 @app.command()
@@ -125,8 +95,7 @@ def ask(
                                 "'what is wrong with checkout?'")
         settings = _settings()
         runtime = _runtime(settings, scenario, mode)
-        when = parse_at(at, runtime.default_now())
-        _check_at(runtime, when)
+        when = runtime.asked_at(at)
         asked = Question(question, when)
         answer = runtime.copilot.answer(asked)
         log_answer(settings, asked, answer, source="cli", context=scenario)
@@ -144,7 +113,7 @@ def chat(scenario: ScenarioOpt = None, at: AtOpt = None, mode: ModeOpt = None) -
 
     Lines starting with / are commands: /at TIME, /json, /quit.
     """
-    from bot.answer import Question, QuestionError
+    from bot.answer import BadTimeWindow, Question, QuestionError
     from bot.answer_log import log_answer
     from bot.copilot import Conversation
     from bot.render import render_answer
@@ -152,8 +121,7 @@ def chat(scenario: ScenarioOpt = None, at: AtOpt = None, mode: ModeOpt = None) -
     with user_errors():
         settings = _settings()
         runtime = _runtime(settings, scenario, mode)
-        when = parse_at(at, runtime.default_now())
-        _check_at(runtime, when)
+        when = runtime.asked_at(at)
         runtime.warm()
     conversation = Conversation()
     as_json = False
@@ -176,10 +144,9 @@ def chat(scenario: ScenarioOpt = None, at: AtOpt = None, mode: ModeOpt = None) -
             continue
         if line.startswith("/at"):
             try:
-                when = parse_at(line[3:].strip(), when)
-                _check_at(runtime, when)
+                when = runtime.asked_at(line[3:].strip() or None, when, name="/at")
                 out.print(f"[dim]now {when:%Y-%m-%d %H:%M} UTC[/dim]")
-            except UsageError as exc:
+            except BadTimeWindow as exc:
                 err.print(f"[red]error:[/red] {escape(str(exc))}")
             continue
         try:
