@@ -129,3 +129,25 @@ def test_constant_series_that_moves_alarms_once_and_tiny_files_score_zero():
     scores = score_table(_table(ts, x))
     assert scores[:500].max() == 0.0 and scores[500] >= 0.5 and scores[530:].max() < 0.5
     assert score_table(_table(ts[:1], x[:1])).tolist() == [0.0]
+
+
+def test_a_weekly_cycle_is_learned_and_a_weekday_spike_alarms():
+    """Quiet weekends (a third of the weekday level) are predicted by the same hour a week ago
+    once two weeks are there, so a spike on a weekday stands out; to a daily-only predictor every
+    Saturday and Monday errs as much, and the spike is lost among them."""
+    from tools.anomaly.likelihood import LikelihoodConfig, score_likelihood
+
+    rng = np.random.default_rng(7)
+    n = 24 * 7 * 10  # ten weeks, hourly
+    hour = np.arange(n) % 24
+    weekend = (np.arange(n) // 24) % 7 >= 5
+    x = 100 + 40 * np.sin(2 * np.pi * (hour - 8) / 24) + 2 * rng.standard_normal(n)
+    x[weekend] /= 3
+    x[1500] += 80
+    later = np.arange(n) >= 24 * 7 * 4
+    later[1500:1503] = False
+    daily_only = score_likelihood(x, LikelihoodConfig(season=24, weekly=False))
+    assert daily_only[1500] < 0.5
+    scores = score_likelihood(x, LikelihoodConfig(season=24))
+    assert scores[1500] >= 0.5
+    assert scores[later].max() < 0.5

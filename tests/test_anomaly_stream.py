@@ -34,7 +34,7 @@ def _chunked(values: np.ndarray, feed, seed: int = 0) -> np.ndarray:
     return np.concatenate(parts)
 
 
-@pytest.mark.parametrize("season", [0, 288])
+@pytest.mark.parametrize("season", [0, 48, 288])  # 48: a weekly predictor too
 def test_detector_in_small_chunks_equals_the_whole_series(season):
     rng = np.random.default_rng(season)
     n = 6000

@@ -7,15 +7,17 @@ series' own past errors does. Per predictor:
 1. the prediction for row t uses rows before t only: the median of a long window (the series'
    usual value: for a mostly-zero counter that is 0, so a return to 0 after a burst is
    predicted, not an alarm) and, when the timestamps have a clock, the median of the same phase
-   of the last `season_cycles` days (seasonal naive);
+   of the last `season_cycles` days (seasonal naive) and, once two weeks are there, of the same
+   phase of the last `season_cycles` weeks (a weekday differs from a Sunday);
 2. the absolute error (averaged over `short` rows) is compared with the mean and deviation of
    the errors of up to `long` earlier rows; the upper Gaussian tail of that z (taken in logs, so
    it never underflows) is the chance of an error this large.
 
 Of the predictors, the one with the smaller mean error so far is trusted (a daily cycle makes
-the seasonal one win; a spiky counter, the level). The score is `L / (L + L_HALF)` with
-`L = -log10(tail)`: continuous, 0.5 at a tail of 10^-L_HALF, below 1.0 for any finite error.
-After a score reaches 0.5 the next `refractory` rows are halved: one incident, one alarm.
+the daily one win, a weekly one the weekly; a spiky counter, the level). The score is
+`L / (L + L_HALF)` with `L = -log10(tail)`: continuous, 0.5 at a tail of 10^-L_HALF, below 1.0
+for any finite error. After a score reaches 0.5 the next `refractory` rows are halved: one
+incident, one alarm.
 
 Everything is vectorised over rows (`cumsum` windows, block medians every `hop` rows), about a
 million rows a second on one core. `LikelihoodStream` takes the rows in chunks of any size and
@@ -65,6 +67,7 @@ class LikelihoodConfig:
     season_cycles: int = 3
     refractory: int = 300  # rows damped after an alarm (0: none)
     rel_floor: float = 1e-3  # the error deviation is at least this share of the mean |value|
+    weekly: bool = True  # also a weekly predictor (7 `season`s) once two weeks are there
 
 
 def season_rows(timestamps: np.ndarray, clock: bool) -> int:
@@ -158,12 +161,15 @@ class LikelihoodStream:
         self.cfg = cfg
         self.dead = bool(np.isnan(fill))  # no value at all: every score is 0
         self.seasonal = cfg.season > 1 and cfg.season * 2 < rows
-        self.keep = max(cfg.level_window, cfg.season * cfg.season_cycles if self.seasonal else 0)
+        self.periods = [cfg.season] if self.seasonal else []
+        if self.seasonal and cfg.weekly and cfg.season * 7 * 2 < rows:
+            self.periods.append(cfg.season * 7)
+        self.keep = max([cfg.level_window] + [p * cfg.season_cycles for p in self.periods])
         self.done = 0
         self.last = fill
         self.tail = np.zeros(0)  # the last `keep` filled values
         self.abs = _Trailing(cfg.long)
-        self.errors = [_ErrorTail(cfg) for _ in range(2 if self.seasonal else 1)]
+        self.errors = [_ErrorTail(cfg) for _ in range(1 + len(self.periods))]
         self.level_now = np.nan  # the median of the block in progress
         self.until = -1  # the last row damped by an alarm
 
@@ -193,10 +199,10 @@ class LikelihoodStream:
             level = np.where(after >= 0, meds[np.maximum(after, 0)], level)
             self.level_now = float(meds[-1])
         preds = [level]
-        if self.seasonal:
-            # Before a whole cycle is there the seasonal predictor falls back on the level, so its
+        for period in self.periods:
+            # Before a whole cycle is there a seasonal predictor falls back on the level, so its
             # error history starts as the level's, not as zeros.
-            seasonal = _seasonal_rows(hx, base, rows, cfg.season, cfg.season_cycles)
+            seasonal = _seasonal_rows(hx, base, rows, period, cfg.season_cycles)
             preds.append(np.where(np.isnan(seasonal), level, seasonal))
         tails, typical = [], []
         for p, et in zip(preds, self.errors, strict=True):
