@@ -19,7 +19,7 @@ runner = CliRunner()
 
 
 KNOWN_GAP = ("issue 16: the likelihood detector behind `anomaly score` does not yet learn a "
-             "cycle without a clock, flag a stuck sensor, or keep a false alarm's refractory "
+             "cycle without a clock or keep a false alarm's refractory "
              "period from halving a real shift within 300 rows")
 
 

@@ -42,6 +42,8 @@ def test_detector_in_small_chunks_equals_the_whole_series(season):
     x[rng.integers(200, n, 25)] += 12  # alarms, and refractory periods across chunk edges
     x[rng.random(n) < 0.03] = np.nan
     x[:17] = np.nan  # a leading gap stands for the first value
+    x[3000:3500] = 0.7  # a stuck run across chunk edges
+    x[4000:4800] = np.round(x[4000:4800])  # and repeats that are not stuck
     cfg = LikelihoodConfig(season=season, short=2, hop=7)
     whole = score_likelihood(x, cfg)
     assert (whole >= 0.5).sum() >= 5

@@ -14,7 +14,8 @@ series' own past errors does. Per predictor:
    it never underflows) is the chance of an error this large.
 
 Of the predictors, the one with the smaller mean error so far is trusted (a daily cycle makes
-the daily one win, a weekly one the weekly; a spiky counter, the level). The score is
+the daily one win, a weekly one the weekly; a spiky counter, the level). A run of repeated
+values adds its own evidence (`tools.anomaly.stuck`: a frozen gauge). The score is
 `L / (L + L_HALF)` with `L = -log10(tail)`: continuous, 0.5 at a tail of 10^-L_HALF, below 1.0
 for any finite error. After a score reaches 0.5 the next `refractory` rows are halved: one
 incident, one alarm.
@@ -31,6 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from tools.anomaly.stuck import StuckRuns
 
 L_HALF = 5.0  # -log10 tail probability at which the score is 0.5 (HTM's 0.99999 likelihood)
 LN10 = float(np.log(10.0))
@@ -68,6 +71,7 @@ class LikelihoodConfig:
     refractory: int = 300  # rows damped after an alarm (0: none)
     rel_floor: float = 1e-3  # the error deviation is at least this share of the mean |value|
     weekly: bool = True  # also a weekly predictor (7 `season`s) once two weeks are there
+    stuck: bool = True  # also the evidence of a run of repeated values (`tools.anomaly.stuck`)
 
 
 def season_rows(timestamps: np.ndarray, clock: bool) -> int:
@@ -172,6 +176,7 @@ class LikelihoodStream:
         self.errors = [_ErrorTail(cfg) for _ in range(1 + len(self.periods))]
         self.level_now = np.nan  # the median of the block in progress
         self.until = -1  # the last row damped by an alarm
+        self.stuck = StuckRuns() if cfg.stuck else None
 
     def update(self, values: np.ndarray) -> np.ndarray:
         """Scores in [0, 1) for the next rows (NaN rows: 0), causal."""
@@ -211,6 +216,9 @@ class LikelihoodStream:
             typical.append(typ)
         pick = np.argmin(np.stack(typical), axis=0)  # ties (the start): the level
         big = np.stack(tails)[pick, np.arange(m)]
+        if self.stuck is not None:
+            runs = self.stuck.update(raw, level)
+            big = np.maximum(big, np.where(rows >= cfg.min_history, runs, 0.0))
         big = np.where(missing, 0.0, np.maximum(big, 0.0))
         score = big / (big + L_HALF)
         if cfg.refractory > 0:
