@@ -170,3 +170,19 @@ def test_a_weekly_cycle_is_learned_and_a_weekday_spike_alarms():
     scores = score_likelihood(x, LikelihoodConfig(season=24))
     assert scores[1500] >= 0.5
     assert scores[later].max() < 0.5
+
+
+def test_a_growing_series_keeps_its_errors_in_scale():
+    """Noise in proportion to a level that grows tenfold: errors are measured against the
+    series' mean size at the time, so the late (larger) noise is not news; a 60 % jump is."""
+    from tools.anomaly.likelihood import LikelihoodConfig, score_likelihood
+
+    rng = np.random.default_rng(8)
+    n = 6000
+    x = 100 * np.exp(np.log(10) * np.arange(n) / n) * (1 + 0.05 * rng.standard_normal(n))
+    x[5500] *= 1.6
+    scores = score_likelihood(x, LikelihoodConfig())
+    assert scores[5500] >= 0.5
+    later = np.ones(n, dtype=bool)
+    later[:600] = later[5500] = False
+    assert scores[later].max() < 0.5

@@ -9,9 +9,11 @@ series' own past errors does. Per predictor:
    predicted, not an alarm) and, when the timestamps have a clock, the median of the same phase
    of the last `season_cycles` days (seasonal naive) and, once two weeks are there, of the same
    phase of the last `season_cycles` weeks (a weekday differs from a Sunday);
-2. the absolute error (averaged over `short` rows) is compared with the mean and deviation of
-   the errors of up to `long` earlier rows; the upper Gaussian tail of that z (taken in logs, so
-   it never underflows) is the chance of an error this large.
+2. the absolute error, in units of the series' mean |value| over the last `long` rows (so a
+   series that grows tenfold keeps a comparable error history) and averaged over `short` rows,
+   is compared with the mean and deviation of the errors of up to `long` earlier rows; the
+   upper Gaussian tail of that z (taken in logs, so it never underflows) is the chance of an
+   error this large.
 
 Of the predictors, the one with the smaller mean error so far is trusted (a daily cycle makes
 the daily one win, a weekly one the weekly; a spiky counter, the level). A run of repeated
@@ -191,7 +193,10 @@ class LikelihoodStream:
         idx = np.maximum.accumulate(np.where(~missing, np.arange(1, m + 1), 0))
         x = np.concatenate(([self.last], raw))[idx]
         self.last = float(x[-1])
-        floor = np.maximum(cfg.rel_floor * self.abs.means(np.abs(x)), 1e-12)
+        # Errors are measured in the series' scale at the time (its mean |value| over the last
+        # `long` rows), so a series that grows or shrinks keeps a comparable error history.
+        scale = np.maximum(self.abs.means(np.abs(x)), 1e-12)
+        floor = np.maximum(cfg.rel_floor * scale, 1e-12) / scale
         hx = np.concatenate((self.tail, x))
         base = t0 - len(self.tail)  # global row of hx[0]
         rows = np.arange(t0, t0 + m)
@@ -211,7 +216,7 @@ class LikelihoodStream:
             preds.append(np.where(np.isnan(seasonal), level, seasonal))
         tails, typical = [], []
         for p, et in zip(preds, self.errors, strict=True):
-            tail, typ = et.update(np.abs(x - np.where(np.isnan(p), x, p)), floor, t0)
+            tail, typ = et.update(np.abs(x - np.where(np.isnan(p), x, p)) / scale, floor, t0)
             tails.append(tail)
             typical.append(typ)
         pick = np.argmin(np.stack(typical), axis=0)  # ties (the start): the level
