@@ -14,9 +14,8 @@ from tools.anomaly.robust import RobustConfig, score_series
 from tools.anomaly.series_io import CLI_CONFIG, config_for, is_index, read_series, score_table
 from tools.anomaly.stuck import StuckRuns
 
-KNOWN_GAP = ("issue 16: the likelihood detector behind `anomaly score` does not yet learn a "
-             "cycle without a clock or keep a false alarm's refractory "
-             "period from halving a real shift within 300 rows")
+KNOWN_GAP = ("issue 16: the likelihood detector behind `anomaly score` does not yet keep a "
+             "false alarm's refractory period from halving a real shift within 300 rows")
 
 
 def _table(ts: np.ndarray, x: np.ndarray, fmt: str = "{:.0f}"):
@@ -46,7 +45,6 @@ def test_integer_index_timestamps_get_no_daily_profile():
     assert cfg.season == 86400 and cfg.season_buckets == 24  # one bucket per hourly sample
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_GAP)
 def test_a_cycle_in_samples_is_learned_causally_and_not_flagged():
     rng = np.random.default_rng(3)
     t = np.arange(1400.0)
