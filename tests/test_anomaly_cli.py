@@ -18,9 +18,8 @@ from tools.anomaly.registry import ModelError, ModelRegistry
 runner = CliRunner()
 
 
-KNOWN_GAP = ("issue 16: the likelihood detector behind `anomaly score` does not yet learn a "
-             "cycle without a clock, flag a stuck sensor, or keep a false alarm's refractory "
-             "period from halving a real shift within 300 rows")
+KNOWN_GAP = ("issue 16: the likelihood detector behind `anomaly score` does not yet keep a "
+             "false alarm's refractory period from halving a real shift within 300 rows")
 
 
 def _run(*args: str):

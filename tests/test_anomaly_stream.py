@@ -34,20 +34,24 @@ def _chunked(values: np.ndarray, feed, seed: int = 0) -> np.ndarray:
     return np.concatenate(parts)
 
 
-@pytest.mark.parametrize("season", [0, 288])
-def test_detector_in_small_chunks_equals_the_whole_series(season):
-    rng = np.random.default_rng(season)
+# 48: a weekly predictor too; a 37-sample cycle without a clock is learned at row 500.
+@pytest.mark.parametrize(("season", "cycle"), [(0, 288), (48, 288), (288, 288), (0, 37)])
+def test_detector_in_small_chunks_equals_the_whole_series(season, cycle):
+    rng = np.random.default_rng(season + cycle)
     n = 6000
-    x = np.sin(np.arange(n) * 2 * np.pi / 288) + rng.normal(0, 0.2, n)
+    x = np.sin(np.arange(n) * 2 * np.pi / cycle) + rng.normal(0, 0.2, n)
     x[rng.integers(200, n, 25)] += 12  # alarms, and refractory periods across chunk edges
     x[rng.random(n) < 0.03] = np.nan
     x[:17] = np.nan  # a leading gap stands for the first value
+    x[3000:3500] = 0.7  # a stuck run across chunk edges
+    x[4000:4800] = np.round(x[4000:4800])  # and repeats that are not stuck
     cfg = LikelihoodConfig(season=season, short=2, hop=7)
     whole = score_likelihood(x, cfg)
     assert (whole >= 0.5).sum() >= 5
     fill = float(x[~np.isnan(x)][0])
     stream = LikelihoodStream(cfg, n, fill)
     np.testing.assert_array_equal(_chunked(x, stream.update), whole)
+    assert stream.learned == (37 if cycle == 37 else 0)
 
 
 def test_causal_level_is_the_median_of_earlier_rows_in_any_chunking():

@@ -7,15 +7,21 @@ series' own past errors does. Per predictor:
 1. the prediction for row t uses rows before t only: the median of a long window (the series'
    usual value: for a mostly-zero counter that is 0, so a return to 0 after a burst is
    predicted, not an alarm) and, when the timestamps have a clock, the median of the same phase
-   of the last `season_cycles` days (seasonal naive);
-2. the absolute error (averaged over `short` rows) is compared with the mean and deviation of
-   the errors of up to `long` earlier rows; the upper Gaussian tail of that z (taken in logs, so
-   it never underflows) is the chance of an error this large.
+   of the last `season_cycles` days (seasonal naive) and, once two weeks are there, of the same
+   phase of the last `season_cycles` weeks (a weekday differs from a Sunday); without a clock,
+   the same phase of a cycle in samples learned from the first `learn_at` rows, if any;
+2. the absolute error, in units of the series' mean |value| over the last `long` rows (so a
+   series that grows tenfold keeps a comparable error history) and averaged over `short` rows,
+   is compared with the mean and deviation of the errors of up to `long` earlier rows; the
+   upper Gaussian tail of that z (taken in logs, so it never underflows) is the chance of an
+   error this large.
 
 Of the predictors, the one with the smaller mean error so far is trusted (a daily cycle makes
-the seasonal one win; a spiky counter, the level). The score is `L / (L + L_HALF)` with
-`L = -log10(tail)`: continuous, 0.5 at a tail of 10^-L_HALF, below 1.0 for any finite error.
-After a score reaches 0.5 the next `refractory` rows are halved: one incident, one alarm.
+the daily one win, a weekly one the weekly; a spiky counter, the level). A run of repeated
+values adds its own evidence (`tools.anomaly.stuck`: a frozen gauge). The score is
+`L / (L + L_HALF)` with `L = -log10(tail)`: continuous, 0.5 at a tail of 10^-L_HALF, below 1.0
+for any finite error. After a score reaches 0.5 the next `refractory` rows are halved: one
+incident, one alarm.
 
 Everything is vectorised over rows (`cumsum` windows, block medians every `hop` rows), about a
 million rows a second on one core. `LikelihoodStream` takes the rows in chunks of any size and
@@ -29,6 +35,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from tools.anomaly.adaptive import detect_period
+from tools.anomaly.stuck import StuckRuns
 
 L_HALF = 5.0  # -log10 tail probability at which the score is 0.5 (HTM's 0.99999 likelihood)
 LN10 = float(np.log(10.0))
@@ -65,6 +74,9 @@ class LikelihoodConfig:
     season_cycles: int = 3
     refractory: int = 300  # rows damped after an alarm (0: none)
     rel_floor: float = 1e-3  # the error deviation is at least this share of the mean |value|
+    weekly: bool = True  # also a weekly predictor (7 `season`s) once two weeks are there
+    learn_at: int = 500  # without a clock: the row a cycle in samples is learned at (0: never)
+    stuck: bool = True  # also the evidence of a run of repeated values (`tools.anomaly.stuck`)
 
 
 def season_rows(timestamps: np.ndarray, clock: bool) -> int:
@@ -120,8 +132,9 @@ class _ErrorTail:
     """-log10 of the Gaussian upper tail of the (short-averaged) error against earlier errors,
     streamed: the error-average, its `short`-row delay line and the error history's sums."""
 
-    def __init__(self, cfg: LikelihoodConfig) -> None:
+    def __init__(self, cfg: LikelihoodConfig, start: int = 0) -> None:
         self.cfg = cfg
+        self.start = start  # the first row fed (a cycle learned later starts later)
         self.avg = _Trailing(cfg.short)
         self.delay = np.zeros(cfg.short)
         self.s1 = _Trailing(cfg.long)
@@ -136,7 +149,8 @@ class _ErrorTail:
         avg = self.avg.means(err)
         joined = np.concatenate((self.delay, avg))
         hist, self.delay = joined[:m], joined[m:]
-        cnt = np.clip(np.arange(t0, t0 + m) - cfg.short + 1, 0, cfg.long).astype(float)
+        cnt = np.clip(np.arange(t0, t0 + m) - self.start - cfg.short + 1, 0,
+                      cfg.long).astype(float)
         mu = self.s1.sums(hist) / np.maximum(cnt, 1.0)
         var = np.maximum(self.s2.sums(hist * hist) / np.maximum(cnt, 1.0) - mu * mu, 0.0)
         z = (avg - mu) / np.maximum(np.sqrt(var), floor)
@@ -145,6 +159,8 @@ class _ErrorTail:
         tm = self.typ.means(err)
         typical = np.concatenate(([self.last_typ], tm[:-1]))
         self.last_typ = float(tm[-1]) if m else self.last_typ
+        if self.start:  # not trusted before it has a history of its own
+            typical = np.where(cnt >= cfg.min_history, typical, np.inf)
         return np.where(cnt >= cfg.min_history, tail, 0.0), typical
 
 
@@ -158,14 +174,24 @@ class LikelihoodStream:
         self.cfg = cfg
         self.dead = bool(np.isnan(fill))  # no value at all: every score is 0
         self.seasonal = cfg.season > 1 and cfg.season * 2 < rows
-        self.keep = max(cfg.level_window, cfg.season * cfg.season_cycles if self.seasonal else 0)
+        self.periods = [cfg.season] if self.seasonal else []
+        if self.seasonal and cfg.weekly and cfg.season * 7 * 2 < rows:
+            self.periods.append(cfg.season * 7)
+        # Without a clock a cycle in samples is learned at row `learn_at` (`detect_period`: at
+        # most learn_at / 2.5 rows).
+        learn = cfg.learn_at if cfg.season <= 1 else 0
+        self.learned = -1 if learn else 0  # the learned cycle (-1: not learned yet)
+        self.learned_errors: _ErrorTail | None = None
+        self.keep = max([cfg.level_window, learn, learn * cfg.season_cycles // 2]
+                        + [p * cfg.season_cycles for p in self.periods])
         self.done = 0
         self.last = fill
         self.tail = np.zeros(0)  # the last `keep` filled values
         self.abs = _Trailing(cfg.long)
-        self.errors = [_ErrorTail(cfg) for _ in range(2 if self.seasonal else 1)]
+        self.errors = [_ErrorTail(cfg) for _ in range(1 + len(self.periods))]
         self.level_now = np.nan  # the median of the block in progress
         self.until = -1  # the last row damped by an alarm
+        self.stuck = StuckRuns() if cfg.stuck else None
 
     def update(self, values: np.ndarray) -> np.ndarray:
         """Scores in [0, 1) for the next rows (NaN rows: 0), causal."""
@@ -180,7 +206,10 @@ class LikelihoodStream:
         idx = np.maximum.accumulate(np.where(~missing, np.arange(1, m + 1), 0))
         x = np.concatenate(([self.last], raw))[idx]
         self.last = float(x[-1])
-        floor = np.maximum(cfg.rel_floor * self.abs.means(np.abs(x)), 1e-12)
+        # Errors are measured in the series' scale at the time (its mean |value| over the last
+        # `long` rows), so a series that grows or shrinks keeps a comparable error history.
+        scale = np.maximum(self.abs.means(np.abs(x)), 1e-12)
+        floor = np.maximum(cfg.rel_floor * scale, 1e-12) / scale
         hx = np.concatenate((self.tail, x))
         base = t0 - len(self.tail)  # global row of hx[0]
         rows = np.arange(t0, t0 + m)
@@ -193,18 +222,27 @@ class LikelihoodStream:
             level = np.where(after >= 0, meds[np.maximum(after, 0)], level)
             self.level_now = float(meds[-1])
         preds = [level]
-        if self.seasonal:
-            # Before a whole cycle is there the seasonal predictor falls back on the level, so its
+        for period in self.periods:
+            # Before a whole cycle is there a seasonal predictor falls back on the level, so its
             # error history starts as the level's, not as zeros.
-            seasonal = _seasonal_rows(hx, base, rows, cfg.season, cfg.season_cycles)
+            seasonal = _seasonal_rows(hx, base, rows, period, cfg.season_cycles)
             preds.append(np.where(np.isnan(seasonal), level, seasonal))
         tails, typical = [], []
         for p, et in zip(preds, self.errors, strict=True):
-            tail, typ = et.update(np.abs(x - np.where(np.isnan(p), x, p)), floor, t0)
+            tail, typ = et.update(np.abs(x - np.where(np.isnan(p), x, p)) / scale, floor, t0)
+            tails.append(tail)
+            typical.append(typ)
+        if self.learned < 0 and t0 + m >= cfg.learn_at:
+            self._learn(hx[:cfg.learn_at - base])  # base is 0 here: keep >= learn_at
+        if self.learned_errors is not None and t0 + m > cfg.learn_at:
+            tail, typ = self._learned_tail(hx, base, x, level, scale, floor, rows)
             tails.append(tail)
             typical.append(typ)
         pick = np.argmin(np.stack(typical), axis=0)  # ties (the start): the level
         big = np.stack(tails)[pick, np.arange(m)]
+        if self.stuck is not None:
+            runs = self.stuck.update(raw, level)
+            big = np.maximum(big, np.where(rows >= cfg.min_history, runs, 0.0))
         big = np.where(missing, 0.0, np.maximum(big, 0.0))
         score = big / (big + L_HALF)
         if cfg.refractory > 0:
@@ -212,6 +250,28 @@ class LikelihoodStream:
         self.tail = hx[-self.keep:] if self.keep else np.zeros(0)
         self.done += m
         return score
+
+    def _learn(self, first: np.ndarray) -> None:
+        """The cycle in samples of the first `learn_at` rows (0: none)."""
+        period = detect_period(first)
+        self.learned = period if period > 1 else 0
+        if self.learned:
+            self.learned_errors = _ErrorTail(self.cfg, start=self.cfg.learn_at)
+
+    def _learned_tail(self, hx: np.ndarray, base: int, x: np.ndarray, level: np.ndarray,
+                      scale: np.ndarray, floor: np.ndarray,
+                      rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(tail, typical error) of the learned cycle's predictor from row `learn_at` on, with
+        an error history of its own (before: no evidence, never trusted)."""
+        assert self.learned_errors is not None
+        sel = rows >= self.cfg.learn_at
+        seasonal = _seasonal_rows(hx, base, rows[sel], self.learned, self.cfg.season_cycles)
+        pred = np.where(np.isnan(seasonal), level[sel], seasonal)
+        err = np.abs(x[sel] - pred) / scale[sel]
+        t, ty = self.learned_errors.update(err, floor[sel], int(rows[sel][0]))
+        tail, typical = np.zeros(len(rows)), np.full(len(rows), np.inf)
+        tail[sel], typical[sel] = t, ty
+        return tail, typical
 
     def _refractory(self, score: np.ndarray, t0: int) -> np.ndarray:
         """Halve the `refractory` rows after each alarm (score >= 0.5 outside an earlier one's
