@@ -269,17 +269,26 @@ def status(request_id: Annotated[str | None, typer.Argument()] = None, limit: in
 
 @audit_app.command()
 def verify() -> None:
-    """Check the hash chain; exit 1 naming each edited, removed or reordered entry."""
+    """Check the keyed chain and its signed checkpoints; exit 1 naming the first bad entry."""
     with _errors():
         from infra.audit import AuditLog
         from infra.settings import load_settings
 
         result = AuditLog.from_settings(load_settings()).verify()
         if result.ok:
-            _line(f"audit log OK: {result.entries} entries, chain intact")
+            kind = "unkeyed" if result.unkeyed == result.entries and result.entries else \
+                "chain intact"
+            _line(f"audit log OK: {result.entries} entries, {kind}, "
+                  f"{result.checkpoints} signed checkpoints match")
+            for note in result.notes:
+                _line(f"note: {note}")
             return
-        for problem in result.problems:
+        if result.first_bad is not None:
+            _line(f"FAIL first bad entry: {result.first_bad}")
+        for problem in result.problems[:20]:
             _line(f"FAIL {problem}")
+        if len(result.problems) > 20:
+            _line(f"FAIL ... and {len(result.problems) - 20} more problems")
         raise typer.Exit(1)
 
 
