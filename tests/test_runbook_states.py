@@ -151,3 +151,10 @@ def test_the_table_refuses_moves_it_does_not_list(tmp_path):
     assert current("pending", 0, 0, 0.0, 10.0, 5.0) is State.EXPIRED
     assert current("pending", 1, 1, 0.0, 1.0, 5.0) is State.APPROVED
     assert current("paused", 0, 1, 0.0, 99.0, 5.0) is State.PAUSED  # only pending expires
+
+
+def test_a_request_for_an_unknown_runbook_is_audited(tmp_path):
+    rig = make_rig(tmp_path)
+    with pytest.raises(Exception, match="no runbook named 'nope'"):
+        rig.service.request("alice", "nope", {})
+    assert _actions(rig) == ["request_refused"]

@@ -384,3 +384,15 @@ def test_acknowledging_shows_a_mention_and_unknown_incidents_are_refused(h):
     h.click("incident_ack", "INC-NOPE", user="U0BOB")
     assert "no incident" in _responses_after(h, 0)[0]["text"]
     assert _refusals(h)[-1]["action"] == "incident_ack"
+
+
+def test_ops_runbook_plan_without_a_required_parameter_opens_the_form(h):
+    h.command("runbook plan drain-node", user="U0ALICE")
+    opened = h.fake.wait_for(lambda: h.fake.calls_to("views.open"))[0].body
+    view = opened["view"] if isinstance(opened["view"], dict) else json.loads(opened["view"])
+    assert [b["block_id"] for b in view["blocks"] if b["type"] == "input"] == [
+        "param:node", "param:service"]
+    h.command("runbook plan drain-node node=node-1 service=checkout", user="U0ALICE")
+    text = block_text(h.fake.wait_for(lambda: [r for r in h.responses() if r.get("blocks")])[0]
+                      ["blocks"])
+    assert "kubectl cordon node-1" in text

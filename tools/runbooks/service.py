@@ -24,7 +24,7 @@ from infra.audit import AuditLog
 from infra.state import ensure_tables, session_factory
 from tools.runbooks.engine import Engine as StepEngine
 from tools.runbooks.engine import StepOutcome, Target
-from tools.runbooks.errors import NotAllowed, ParameterError, RequestStateError
+from tools.runbooks.errors import NotAllowed, ParameterError, RequestStateError, UnknownRunbook
 from tools.runbooks.loader import RunbookLibrary
 from tools.runbooks.plan import Plan, render_plan
 from tools.runbooks.policy import Policy
@@ -67,7 +67,11 @@ class RunbookService:
 
     def request(self, actor: str, runbook: str, params: Mapping[str, Any], reason: str = "",
                 incident: str | None = None) -> RequestView:
-        rb = self.library.get(runbook)
+        try:
+            rb = self.library.get(runbook)
+        except UnknownRunbook as exc:
+            self.audit.append(actor, "request_refused", runbook[:100], {"why": str(exc)})
+            raise
         if not self.policy.may_request(actor, rb.name, rb.risk):
             self.audit.append(actor, "request_refused", rb.name, {"why": "policy", "risk": rb.risk})
             raise NotAllowed(f"{actor} may not request {rb.name} ({rb.risk} risk) under the policy")
@@ -132,9 +136,9 @@ class RunbookService:
         subject = f"request:{request_id}"
         row = self._load(actor, request_id, decision)
         if row.status not in DECIDABLE:
-            why = f"request {request_id} is {row.status}; it cannot be {PAST[decision]} now"
-            self.audit.append(actor, f"{decision}_refused", subject, {"why": why})
-            raise RequestStateError(why)
+            state = f"request {request_id} is {row.status}; it cannot be {PAST[decision]} now"
+            self.audit.append(actor, f"{decision}_refused", subject, {"why": state})
+            raise RequestStateError(state)
         why = self.policy.may_approve(actor, row.runbook, row.risk, row.requester)
         if why is None and plan_hash is not None and plan_hash != row.plan_hash:
             why = "the plan changed since it was shown (its hash differs); review it again"
