@@ -88,12 +88,15 @@ class Checkpoints:
 
     def __init__(self, path: Path, key: bytes, log: str) -> None:
         self.path, self._key, self.log = path, key, log
+        self._folder_made = False
 
     def write(self, seq: int, entry_hash: str) -> None:
         line = json.dumps({"log": self.log, "seq": seq, "hash": entry_hash,
                            "mac": _mac(self._key, self.log, seq, entry_hash)},
                           separators=(",", ":")) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._folder_made:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._folder_made = True
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line.encode())
