@@ -69,9 +69,10 @@ class SimilarIncident:
 
 @dataclass
 class RunbookSuggestion:
-    name: str
+    name: str  # the knowledge-base document id
     score: float
     reason: str = ""
+    runbook: str | None = None  # the executable runbook (tools/runbooks) it is, when it is one
 
 
 @dataclass

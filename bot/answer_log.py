@@ -139,8 +139,9 @@ class AnswerLog:
             session.add(row)
         return answer_id
 
-    def feedback(self, answer_id: str, user: str, helpful: bool) -> None:
-        """Record a vote; a user's second vote on the same answer replaces the first."""
+    def feedback(self, answer_id: str, user: str, helpful: bool) -> bool:
+        """Record a vote; a user's later vote on the same answer replaces the earlier one.
+        False when the vote was already this one (nothing changed)."""
         with self._sessions.begin() as session:
             if session.get(AnswerRow, answer_id) is None:
                 raise UnknownAnswer(f"no logged answer with id {answer_id!r}")
@@ -150,8 +151,11 @@ class AnswerLog:
             if existing is None:
                 session.add(FeedbackRow(id=uuid.uuid4().hex, answer_id=answer_id, user=user,
                                         helpful=helpful, ts=now))
-            else:
-                existing.helpful, existing.ts = helpful, now
+                return True
+            if existing.helpful == helpful:
+                return False
+            existing.helpful, existing.ts = helpful, now
+            return True
 
     def entries(self, since: float, until: float | None = None,
                 limit: int | None = None) -> list[LoggedAnswer]:

@@ -36,6 +36,16 @@ def _bullets(findings: list[Finding], limit: int = MAX_FINDINGS_IN_TEXT) -> list
     return lines
 
 
+KB_EMPTY_NOTE = ("Note: the knowledge base is empty, so past incidents and runbooks are left out; "
+                 "run `opscopilot kb seed` (or `opscopilot kb ingest <folder>`) to fill it.")
+
+
+def _kb_note(results: list[ToolResult], lines: list[str]) -> list[str]:
+    """One line when a knowledge tool found the knowledge base empty (and nothing said so)."""
+    said = any("kb seed" in line for line in lines)
+    return [KB_EMPTY_NOTE] if not said and any(r.data.get("kb_empty") for r in results) else []
+
+
 def _problems(results: list[ToolResult]) -> list[str]:
     """One line per tool that failed (the metric scan's failure is said where it matters)."""
     return [f"Could not use {r.tool}: {r.summary}" for r in results
@@ -280,7 +290,8 @@ def _knowledge_lists(answer: Answer) -> None:
                 ev.link, ev.summary))
         elif f.kind == "runbook":
             answer.runbooks.append(RunbookSuggestion(
-                str(ev.values.get("id", "")), f.score, str(ev.values.get("title", ""))))
+                str(ev.values.get("id", "")), f.score, str(ev.values.get("title", "")),
+                str(ev.values["runbook"]) if ev.values.get("runbook") else None))
 
 
 def compose(question_text: str, intent: str, route_confidence: float, plan: Plan,
@@ -317,6 +328,7 @@ def compose(question_text: str, intent: str, route_confidence: float, plan: Plan
     else:
         lines = _listing(answer, results, "Nothing found.")
     lines += _problems(results)
+    lines += _kb_note(results, lines)
     _knowledge_lists(answer)
     answer.summary = "\n".join(lines)
 

@@ -4,7 +4,7 @@ Slack redelivers an event whose ack was late (same `event_id`, header `x-slack-r
 people double-click buttons. Each such delivery claims a key (`event:Ev123`,
 `click:approve:42:U7`) in a state table with a unique primary key; only the first claimer acts.
 With PostgreSQL behind several HTTP replicas the claim holds across processes too. Old keys are
-pruned on the way.
+pruned on the way. `release(key)` gives a key back, so only accepted actions keep theirs.
 """
 
 from __future__ import annotations
@@ -51,6 +51,12 @@ class Claims:
         if self._count % PRUNE_EVERY == 0:
             self.prune(now - KEEP_SECONDS)
         return True
+
+    def release(self, key: str) -> None:
+        """Give a key back (a click that was refused must not block the next one)."""
+        with self._session() as session:
+            session.execute(delete(SlackClaim).where(SlackClaim.key == key[:200]))
+            session.commit()
 
     def prune(self, before: float) -> None:
         with self._session() as session:

@@ -160,6 +160,20 @@ class RunbookSettings(BaseModel):
     target: Literal["sandbox", "production"] = Field(
         "sandbox", description="sandbox: simulated kubectl/helm/HTTP; production: real ones")
     output_limit: int = Field(4000, ge=200, le=100_000, description="characters kept per step")
+    request_ttl_minutes: int = Field(
+        240, ge=1, le=30 * 24 * 60,
+        description="a request nobody decided on expires after this long (request it again)")
+
+
+class AuditSettings(BaseModel):
+    key: SecretStr | None = Field(
+        None, description="HMAC key of the audit chain (16+ characters), never stored in the "
+                          "database; unset: a random key generated once into key_file")
+    key_file: Path | None = Field(None, description="where the generated key is kept; "
+                                                    "default data_dir/audit.key (mode 0600)")
+    checkpoint_file: Path | None = Field(
+        None, description="signed checkpoints, outside the database; default "
+                          "data_dir/audit-checkpoints.jsonl")
 
 
 class McpSettings(BaseModel):
@@ -206,6 +220,7 @@ class Settings(BaseSettings):
     kb: KBSettings = KBSettings()
     runbooks: RunbookSettings = RunbookSettings()
     mcp: McpSettings = McpSettings()
+    audit: AuditSettings = AuditSettings()
 
     def resolved_cache_dir(self) -> Path:
         return self.cache_dir.expanduser()

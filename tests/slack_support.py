@@ -160,7 +160,7 @@ class SlackHarness:
         return self.dispatch(body, "application/x-www-form-urlencoded")
 
     def click(self, action_id: str, value: str, user: str = "U0ASK", channel: str = "C0INC",
-              message_ts: str = "1795198000.000100") -> BoltResponse:
+              message_ts: str = "1795198000.000100", block_id: str = "b") -> BoltResponse:
         payload = {"type": "block_actions", "team": {"id": "T0000001"},
                    "user": {"id": user, "username": "someone", "team_id": "T0000001"},
                    "api_app_id": "A1", "token": "legacy", "trigger_id": "1.2.3",
@@ -169,7 +169,7 @@ class SlackHarness:
                    "channel": {"id": channel, "name": "inc"},
                    "message": {"ts": message_ts, "text": ""},
                    "response_url": self.fake.response_url(uuid.uuid4().hex[:8]),
-                   "actions": [{"type": "button", "action_id": action_id, "block_id": "b",
+                   "actions": [{"type": "button", "action_id": action_id, "block_id": block_id,
                                 "value": value, "action_ts": "1795198001.0"}]}
         return self.dispatch(urlencode({"payload": json.dumps(payload)}),
                              "application/x-www-form-urlencoded")

@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 METHOD_SCOPES = {
     "chat_postMessage": {"chat:write"},
     "chat_update": {"chat:write"},
+    "chat_postEphemeral": {"chat:write"},  # the plan after the parameter form
+    "views_open": set(),  # the parameter form: needs a trigger_id, no scope
     "conversations_create": {"channels:manage"},
     "conversations_invite": {"channels:manage"},
     "pins_add": {"pins:write"},

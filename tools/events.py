@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from tools.anomaly.correlation import AlertCorrelator
 from tools.backends import AlertsBackend, ChangesBackend, TopologySource
 from tools.base import Evidence, Finding, ToolResult, ToolStatus
-from tools.formatting import fmt_time, fmt_window
+from tools.formatting import fmt_time, fmt_window, plural
 from tools.metrics import Window
 from tools.rca.graph import graph_from_topology
 
@@ -53,7 +53,7 @@ class RecentChanges:
                                     f"{kind} at {fmt_time(c.ts)}{by}: {c.description}",
                                     0.5, since=c.ts, evidence=[ev.id], detail=c.description))
         return ToolResult(self.name, ToolStatus.OK,
-                          f"{len(changes)} changes in {window}", findings, evidence,
+                          f"{plural(len(changes), 'change')} in {window}", findings, evidence,
                           data={"changes": len(changes)})
 
 

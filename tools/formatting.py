@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 
 from tools.catalog import format_value
 
-__all__ = ["format_value", "fmt_time", "fmt_window", "fmt_ratio", "fmt_duration", "yaml_problem"]
+__all__ = ["format_value", "fmt_time", "fmt_window", "fmt_ratio", "fmt_duration", "plural",
+           "yaml_problem"]
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 change`, `2 changes`; `many` for irregular plurals (`plural(2, "entry", "entries")`)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
 
 
 def fmt_time(ts: int) -> str:

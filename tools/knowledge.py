@@ -16,6 +16,7 @@ from knowledge.kb import KnowledgeBase
 from knowledge.search import Hit, SearchFilter
 from knowledge.store import StoreError
 from tools.base import BackendError, Evidence, Finding, ToolResult, ToolStatus
+from tools.formatting import plural
 
 SOURCE = "knowledge-base"
 EMPTY_HINT = "the knowledge base is empty: run `opscopilot kb seed` (or `opscopilot kb ingest`)"
@@ -75,7 +76,7 @@ class SearchIncidents:
         hits = _search(self.kb, params.query, params.k,
                        SearchFilter(services=services, kinds=("postmortem",)))
         if hits is None:
-            return ToolResult(self.name, ToolStatus.NO_DATA, EMPTY_HINT)
+            return ToolResult(self.name, ToolStatus.NO_DATA, EMPTY_HINT, data={"kb_empty": True})
         if len(hits) < params.k and services:  # the cause may sit in a service not named
             more = _search(self.kb, params.query, params.k, SearchFilter(kinds=("postmortem",)))
             hits += [h for h in more or [] if h.id not in {x.id for x in hits}]
@@ -107,7 +108,8 @@ class SearchIncidents:
                               "section": hit.section, "source": hit.source})
         best = hits[0]
         return ToolResult(self.name, ToolStatus.OK,
-                          f"{len(hits)} similar past incidents; closest: {best.id} {best.title}",
+                          f"{plural(len(hits), 'similar past incident')}; closest: {best.id} "
+                          f"{best.title}",
                           findings, evidence, data={"incidents": incidents})
 
 
@@ -159,7 +161,7 @@ class SuggestRunbooks:
         query = " ".join([params.query, *params.alerts])
         hits = _search(self.kb, query, params.k * 3, SearchFilter(kinds=("runbook",)))
         if hits is None:
-            return ToolResult(self.name, ToolStatus.NO_DATA, EMPTY_HINT)
+            return ToolResult(self.name, ToolStatus.NO_DATA, EMPTY_HINT, data={"kb_empty": True})
         if not hits:
             return ToolResult(self.name, ToolStatus.NO_DATA,
                               f"no runbook matches {params.query!r}")
@@ -176,7 +178,10 @@ class SuggestRunbooks:
         findings, evidence, runbooks = [], [], []
         for hit, executable in picked:
             alert_match = rank(hit)[0]
-            ev = _evidence(self.name, hit, query, {"alert_match": alert_match})
+            extra: dict[str, Any] = {"alert_match": alert_match}
+            if executable:  # the engine's name for it: what "Plan" buttons ask the engine for
+                extra["runbook"] = executable
+            ev = _evidence(self.name, hit, query, extra)
             evidence.append(ev)
             why = "matches the firing alert" if alert_match else f"best passage: {hit.section}"
             hit_services = _services(hit)
@@ -191,5 +196,5 @@ class SuggestRunbooks:
                              "prose": _tag(hit, "implements") or (
                                  None if _tag(hit, "runbook") else hit.id)})
         return ToolResult(self.name, ToolStatus.OK,
-                          f"{len(hits)} runbooks; first: {hits[0].title}",
+                          f"{plural(len(hits), 'runbook')}; first: {hits[0].title}",
                           findings, evidence, data={"runbooks": runbooks})

@@ -94,8 +94,9 @@ def _show_plan(plan: Plan, needs: str) -> None:
 
 def _show_request(view: RequestView) -> None:
     _line(f"request {view.id}: {view.runbook} ({view.risk}) requested by {view.requester}")
-    _line(f"status: {view.status}    approvals: {view.approvals_valid}/{view.approvals_needed} "
-          f"valid (allowed approvers: {', '.join(view.approvers_allowed) or 'none'})")
+    _line(f"status: {view.status}    approvals: {view.approvals_valid} valid, "
+          f"{view.approvals_needed} needed (allowed approvers: "
+          f"{', '.join(view.approvers_allowed) or 'none'})")
     for a in view.approvals:
         stage = f" stage {a.stage}" if a.stage else ""
         _line(f"  {a.decision} by {a.approver}{stage}{'' if a.valid else ' (no longer valid)'}")
@@ -264,22 +265,31 @@ def status(request_id: Annotated[str | None, typer.Argument()] = None, limit: in
         views = svc.list_requests(limit)
         _emit(lambda: [v.to_dict() for v in views], as_json, lambda: _lines([
             f"{v.id}  {v.status:10} {v.runbook:22} {v.risk:9} by {v.requester}  "
-            f"{v.approvals_valid}/{v.approvals_needed} approvals" for v in views]))
+            f"approvals {v.approvals_valid} valid, {v.approvals_needed} needed" for v in views]))
 
 
 @audit_app.command()
 def verify() -> None:
-    """Check the hash chain; exit 1 naming each edited, removed or reordered entry."""
+    """Check the keyed chain and its signed checkpoints; exit 1 naming the first bad entry."""
     with _errors():
         from infra.audit import AuditLog
         from infra.settings import load_settings
 
         result = AuditLog.from_settings(load_settings()).verify()
         if result.ok:
-            _line(f"audit log OK: {result.entries} entries, chain intact")
+            kind = "unkeyed" if result.unkeyed == result.entries and result.entries else \
+                "chain intact"
+            _line(f"audit log OK: {result.entries} entries, {kind}, "
+                  f"{result.checkpoints} signed checkpoints match")
+            for note in result.notes:
+                _line(f"note: {note}")
             return
-        for problem in result.problems:
+        if result.first_bad is not None:
+            _line(f"FAIL first bad entry: {result.first_bad}")
+        for problem in result.problems[:20]:
             _line(f"FAIL {problem}")
+        if len(result.problems) > 20:
+            _line(f"FAIL ... and {len(result.problems) - 20} more problems")
         raise typer.Exit(1)
 
 

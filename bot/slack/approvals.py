@@ -1,20 +1,23 @@
 """Buttons: feedback on answers, "Acknowledge" on incident cards, "Plan" on suggested runbooks
-and Approve / Deny on runbook requests. Every click is acked at once and handled once per user
-and button (a double click is a no-op); the clicking user is checked on the server side.
+and Approve / Deny / Run on runbook requests. Every click is acked at once; a double click is a
+no-op, a refused or malformed click is answered privately and audited and never blocks a later
+one (bot/slack/clicks.py); the clicking user is checked on the server side. Feedback can be
+switched either way as often as one likes.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot.incidents import IncidentError
 from bot.slack import incident_flow
-from bot.slack.blocks import FEEDBACK_HELPFUL, FEEDBACK_UNHELPFUL, RUNBOOK_PLAN, escape
+from bot.slack.blocks import FEEDBACK_HELPFUL, FEEDBACK_UNHELPFUL, RUNBOOK_PLAN, escape, mention
 from bot.slack.cards import INCIDENT_ACK
+from bot.slack.clicks import BadClick, one_at_a_time, refuse, user_of, value_of
 from bot.slack.context import SlackBot
 from infra.settings import Settings
 
@@ -41,17 +44,21 @@ def runbook_engine(settings: Settings, scenario: str | None = None) -> Any:
 
 def register(app: App, bot: SlackBot) -> None:
     def feedback(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        user = body["user"]["id"]
-        answer_id = action["value"]
+        user, answer_id = user_of(body), str(action.get("value") or "")
         helpful = action["action_id"] == FEEDBACK_HELPFUL
-        # a double click is dropped; changing one's vote (the other button) is allowed
-        if not bot.claims.claim(f"feedback:{answer_id}:{user}:{helpful}"):
-            _ephemeral(respond, "Your feedback on this answer is already recorded.")
+        with one_at_a_time(bot.claims, f"feedback:{answer_id}:{user}") as first:
+            if not first:
+                return  # a double click: the first one answers
+            try:
+                changed: bool | None = bot.records.feedback(answer_id, user, helpful)
+            except LookupError:
+                changed = None
+        if changed is None:
+            refuse(bot, respond, user, "feedback", f"answer:{answer_id[:100]}",
+                   "I no longer have that answer on record, sorry.")
             return
-        try:
-            bot.records.feedback(answer_id, user, helpful)
-        except LookupError:
-            _ephemeral(respond, "I no longer have that answer on record, sorry.")
+        if not changed:  # the same vote again; the other button switches it
+            _ephemeral(respond, "Your feedback on this answer is already recorded.")
             return
         bot.records.audit(user, "slack.feedback", answer_id, {"helpful": helpful})
         _ephemeral(respond, "Thanks, noted: " + ("helpful." if helpful else
@@ -59,26 +66,39 @@ def register(app: App, bot: SlackBot) -> None:
 
     def acknowledge(body: dict[str, Any], action: dict[str, Any], client: WebClient,
                     respond: Respond) -> None:
-        user = body["user"]["id"]
-        inc, changed = bot.incidents.acknowledge(action["value"], user)
+        user, incident_id = user_of(body), str(action.get("value") or "")
+        try:
+            inc, changed = bot.incidents.acknowledge(incident_id, user)
+        except IncidentError as exc:
+            refuse(bot, respond, user, "incident_ack", f"incident:{incident_id[:100]}", str(exc))
+            return
         if not changed:
             _ephemeral(respond, f"{inc.id} is already {inc.status}.")
             return
         bot.records.audit(user, "incident.ack", inc.id, {"via": "button"})
-        incident_flow.refresh_card(bot, client, inc, note=f"acknowledged by {user}")
+        incident_flow.refresh_card(bot, client, inc, note=f"acknowledged by {mention(user)}")
 
     def plan(body: dict[str, Any], action: dict[str, Any], client: WebClient,
              respond: Respond) -> None:
-        user = body["user"]["id"]
-        data = json.loads(action["value"])
-        if not bot.claims.claim(f"plan:{body.get('container', {}).get('message_ts')}:"
-                                f"{data['runbook']}:{user}"):
-            return  # a double click: the first one answers
-        channel = body.get("channel", {}).get("id", "")
-        bot.records.audit(user, "runbook.plan", data["runbook"], {"channel": channel})
-        runbook_plan(bot, client, respond, user, channel, data["runbook"],
-                     {"service": data["services"][0]} if data.get("services") else {},
-                     data.get("thread") or None)
+        user = user_of(body)
+        try:
+            data = value_of(action, {"runbook": str})
+        except BadClick as exc:
+            refuse(bot, respond, user, "runbook_plan", "slack:click", str(exc))
+            return
+        services = [s for s in data.get("services") or [] if isinstance(s, str)][:3]
+        thread = data.get("thread") if isinstance(data.get("thread"), str) else None
+        channel = (body.get("channel") or {}).get("id", "")
+        message = (body.get("container") or {}).get("message_ts")
+        bot.records.audit(user, "runbook.plan", data["runbook"][:100], {"channel": channel})
+        if not _known_runbook(bot, data["runbook"]):  # refused at once, holding no claim
+            runbook_plan(bot, client, respond, user, channel, data["runbook"], services, None)
+            return
+        with one_at_a_time(bot.claims, f"plan:{message}:{data['runbook']}:{user}") as first:
+            if not first:
+                return  # a double click: the first one answers
+            runbook_plan(bot, client, respond, user, channel, data["runbook"], services,
+                         thread or None, body.get("trigger_id"))
 
     app.action(FEEDBACK_HELPFUL)(ack=_ack, lazy=[feedback])
     app.action(FEEDBACK_UNHELPFUL)(ack=_ack, lazy=[feedback])
@@ -91,15 +111,25 @@ def register(app: App, bot: SlackBot) -> None:
     register_runbooks(app, bot)
 
 
+def _known_runbook(bot: SlackBot, name: str) -> bool:
+    if bot.runbooks is None:
+        return False
+    from bot.slack.runbooks_bridge import engine_name
+
+    return engine_name(bot.runbooks, name) in bot.runbooks.library.names()
+
+
 def runbook_plan(bot: SlackBot, client: WebClient, respond: Respond, user: str, channel: str,
-                 name: str, params: dict[str, Any], thread: str | None) -> None:
+                 name: str, services: list[str], thread: str | None,
+                 trigger_id: str | None = None) -> None:
+    """An answer's "Plan" button: the dry run, or a form asking for missing parameters."""
     if bot.runbooks is None:
         _ephemeral(respond, f"Runbook `{escape(name)}`: the runbook engine is not set up in this "
                             "deployment, so I cannot plan it here.")
         return
-    from bot.slack.runbooks_bridge import post_plan
+    from bot.slack.runbooks_bridge import plan_from_answer
 
-    post_plan(bot, client, respond, user, channel, name, params, thread)
+    plan_from_answer(bot, client, respond, user, channel, name, services, thread, trigger_id)
 
 
 def runbook_command(bot: SlackBot, client: WebClient, command: dict[str, Any], respond: Respond,

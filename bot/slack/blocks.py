@@ -33,6 +33,19 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
+
+
+def escape_keeping_mentions(text: str) -> str:
+    """`escape`, except user mentions (`<@U123>`) stay mentions: Slack shows the person's name."""
+    return _ESCAPED_MENTION.sub(r"<@\1>", escape(text))
+
+
+def mention(user: str) -> str:
+    """`<@U123>` for a Slack user id; anything else (a CLI user name) escaped as it is."""
+    return f"<@{user}>" if re.fullmatch(r"[UW][A-Z0-9]{2,20}", user) else escape(user)
+
+
 def section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
@@ -106,7 +119,7 @@ def answer_blocks(answer: Answer, answer_id: str, thread: str = "") -> list[Bloc
     if answer.runbooks:
         blocks.append(section("*Runbooks that fit*"))
         for rb in answer.runbooks[:MAX_RUNBOOK_BUTTONS]:
-            value = json.dumps({"runbook": rb.name, "services": answer.services[:3],
+            value = json.dumps({"runbook": rb.runbook or rb.name, "services": answer.services[:3],
                                 "thread": thread})
             reason = f" — {escape(rb.reason)}" if rb.reason else ""
             block = section(f"`{escape(rb.name)}` (fit {rb.score:.2f}){reason}")

@@ -5,7 +5,15 @@ summary, on-call and `/ops help`. Pure functions: data in, blocks out.
 from __future__ import annotations
 
 from bot.incidents import Incident, TimelineEntry
-from bot.slack.blocks import Block, button, context, escape, section, sections
+from bot.slack.blocks import (
+    Block,
+    button,
+    context,
+    escape,
+    escape_keeping_mentions,
+    section,
+    sections,
+)
 from bot.summary import WeeklySummary, summary_lines, title
 from tools.formatting import fmt_duration
 
@@ -53,7 +61,7 @@ def incident_card(inc: Incident, on_call: list[str], note: str = "") -> list[Blo
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
     if note:
-        blocks.append(context(escape(note)))
+        blocks.append(context(escape_keeping_mentions(note)))
     if inc.status == "open":
         blocks.append({"type": "actions", "block_id": f"incident:{inc.id}", "elements": [
             button("Acknowledge", INCIDENT_ACK, inc.id, style="primary")]})

@@ -28,9 +28,10 @@ class Records:
         return str(self.answer_log.record(question, answer, source=source,
                                           latency_ms=latency_ms))
 
-    def feedback(self, answer_id: str, user: str, helpful: bool) -> None:
-        """Raises LookupError (`UnknownAnswer`) for an answer that was never recorded."""
-        self.answer_log.feedback(answer_id, user, helpful)
+    def feedback(self, answer_id: str, user: str, helpful: bool) -> bool:
+        """Whether the vote changed; LookupError (`UnknownAnswer`) for an answer that was never
+        recorded."""
+        return self.answer_log.feedback(answer_id, user, helpful)
 
     def audit(self, actor: str, action: str, subject: str,
               details: dict[str, Any] | None = None) -> None:

@@ -44,4 +44,5 @@ def build_service(settings: Settings, target: Target | None = None,
     library = RunbookLibrary.load(cfg.library_dirs or None)
     return RunbookService(library, policy or Policy.load(cfg.policy_file),
                           state_engine(settings), AuditLog.from_settings(settings),
-                          target or build_target(settings, scenario), clock, cfg.output_limit)
+                          target or build_target(settings, scenario), clock, cfg.output_limit,
+                          cfg.request_ttl_minutes * 60)

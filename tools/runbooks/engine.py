@@ -34,6 +34,8 @@ class Target:
     metrics: MetricsReader | None
     clock: Clock
     transport: httpx.BaseTransport | None = None
+    # what the target knows about a service (node, release, ...) to fill runbook parameters
+    facts: Callable[[str], dict[str, str]] | None = None
 
 
 @dataclass

@@ -17,14 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from tools.runbooks.engine import StepOutcome
 from tools.runbooks.errors import NotAllowed, RunbookError
 from tools.runbooks.plan import render_plan
+from tools.runbooks.states import FINISHED, RUNNABLE
 from tools.runbooks.store import ApprovalRow, RequestRow, RunKeyRow, StepRow, claim
 from tools.runbooks.views import RunResult
 
 if TYPE_CHECKING:
     from tools.runbooks.service import RunbookService
 
-RUNNABLE = ("pending", "paused")
-FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def _refuse(svc: RunbookService, actor: str, subject: str, why: str) -> NotAllowed:
@@ -42,8 +41,8 @@ def execute(svc: RunbookService, actor: str, request_id: str, key: str, dry_run:
             rollback: bool) -> RunResult:
     subject = f"request:{request_id}"
     scoped = f"{request_id}:{key}"[:200]  # a key counts per request
+    row = svc._load(actor, request_id, "rollback" if rollback else "run")
     with svc._sessions() as session:
-        row = svc._row(session, request_id)
         approvals = list(session.scalars(select(ApprovalRow).where(
             ApprovalRow.request_id == request_id)))
     req = svc.policy.requirement(row.runbook, row.risk)

@@ -212,4 +212,5 @@ def sandbox_target(world: SandboxWorld) -> tuple[Target, SimulatedCliType,
 
     cli = SimulatedCli(world)
     transport = ControlPlaneTransport(world)
-    return Target("sandbox", cli, SandboxMetrics(world), world.clock, transport), cli, transport
+    return (Target("sandbox", cli, SandboxMetrics(world), world.clock, transport, world.facts),
+            cli, transport)

@@ -12,6 +12,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from infra.state import Base
+from tools.runbooks.states import allowed
 
 
 class RequestRow(Base):
@@ -81,7 +82,11 @@ class RunKeyRow(Base):
 def claim(session: Session, request_id: str, from_states: tuple[str, ...], to_state: str,
           actor: str | None = None) -> bool:
     """Move a request from one of `from_states` to `to_state` atomically; False when another
-    run got there first (or it is in another state)."""
+    run got there first (or it is in another state). Only moves tools/runbooks/states.py
+    allows are tried."""
+    from_states = tuple(f for f in from_states if allowed(f, to_state))
+    if not from_states:
+        raise ValueError(f"no request state may move to {to_state}")
     values: dict[str, object] = {"status": to_state}
     if actor is not None:
         values["executed_by"] = actor

@@ -10,6 +10,7 @@ from typing import ClassVar
 from pydantic import BaseModel, Field
 
 from tools.base import Evidence, Finding, ToolResult, ToolStatus
+from tools.formatting import plural
 from tools.runbooks.loader import RunbookLibrary
 from tools.runbooks.policy import Policy
 from tools.runbooks.propose import IncidentContext, propose
@@ -80,7 +81,7 @@ class ProposeRunbooks:
             findings.append(Finding("runbook", top, f"runbook {p.title} ({p.risk} risk): "
                                     f"{'; '.join(p.reasons)}", p.score, evidence=[ev_id]))
         return ToolResult(self.name, ToolStatus.NEEDS_APPROVAL,
-                          f"{len(proposals)} runbooks fit; first: {proposals[0].title} "
+                          f"{plural(len(proposals), 'runbook')} fit; first: {proposals[0].title} "
                           "(needs approval to run)", findings, evidence,
                           data={"proposals": [{"runbook": p.runbook, "score": p.score,
                                                "params": p.params, "missing": p.missing,
