@@ -76,7 +76,7 @@ def build_registry(backend: Backends, kb: KnowledgeBase | None = None,
     registry.register(QueryMetrics(backend.metrics, detector, shadow))
     anomalies = DetectMetricAnomalies(backend.metrics, detector, shadow)
     registry.register(anomalies)
-    registry.register(SearchLogs(backend.logs, backend.services()))
+    registry.register(SearchLogs(backend.logs, backend))  # the graph as it is at each call
     registry.register(RecentChanges(backend.changes_source))
     registry.register(FiringAlerts(backend.alerts, backend.topology))
     registry.register(ForecastCapacity(backend.metrics, backend))

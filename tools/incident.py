@@ -78,7 +78,7 @@ class IncidentContext:
         parts = [_part(self.anomalies, DetectAnomaliesParams(
             services=scope, start=params.start, end=params.end))]
         if self.logs is not None:
-            parts.append(_part(SearchLogs(self.logs, known), SearchLogsParams(
+            parts.append(_part(SearchLogs(self.logs, self.topology), SearchLogsParams(
                 services=scope, start=params.start, end=params.end, level="WARN")))
         if self.changes is not None:
             parts.append(_part(RecentChanges(self.changes), RecentChangesParams(
