@@ -54,6 +54,7 @@ _SERVICE_NOUNS = {"service", "services", "svc", "microservice", "app", "api", "d
                   "pod", "pods", "server", "cluster", "job", "worker", "backend"}
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
+_MARKER = re.compile(r"\[redacted[a-z-]*\]")  # what infra.redact put in a secret's place
 
 # Words that are never a service name: not fuzzy-matched to one, never reported as unknown.
 # Everyday English plus the ops vocabulary on-call questions are made of. Add words here when
@@ -433,7 +434,7 @@ def extract_entities(
     spans = _keyword_spans(text, lambda word: matcher.lookup(word) is not None)
     # Searched-for words are blanked (keeping offsets) so they are not read as services.
     chars = list(lowered)
-    for start, end, _ in spans:
+    for start, end in [(s, e) for s, e, _ in spans] + [m.span() for m in _MARKER.finditer(lowered)]:
         chars[start:end] = " " * (end - start)
     searchable = "".join(chars)
     ordered: list[str] = []

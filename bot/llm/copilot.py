@@ -88,6 +88,7 @@ class LLMCopilot(Copilot):
     def answer(self, question: Question, conversation: Conversation | None = None,
                progress: Progress | None = None) -> LLMAnswer:
         started = time.perf_counter()
+        question = question.redacted()
         report = progress or self.progress
         route = self.router.route(question.text, question.time)  # a bad question raises here
         loop: AgentLoop | None = None
