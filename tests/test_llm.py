@@ -243,6 +243,27 @@ def test_numbers_and_names_not_in_the_evidence_are_removed():
     assert ungrounded_numbers(answer) == []
 
 
+def test_a_number_must_come_from_the_same_service_and_metric_in_the_same_role():
+    """A number found somewhere in the evidence is not enough: the baseline quoted as the value
+    now, or another service's reading, is removed; the right reading stays."""
+    runtime = fast_runtime()
+    script = [Reply.tools(anomalies(runtime)), Reply.say("Checkout is failing.")]
+    copilot, _, _ = scripted_copilot(script)
+    answer = ask(copilot, runtime, "what is wrong with checkout?")
+    values = {e.id: e.values for e in answer.evidence}
+    assert answer.mode == "llm", answer.summary
+    own, other = values["metric:checkout:error_rate"], values["metric:frontend:error_rate"]
+    now, before, theirs = own["current"], own["baseline"], other["current"]
+    text = (f"Checkout's error rate is {now}, up from {before} in the hour before. "
+            f"Checkout's error rate is {before} right now. "
+            f"The error rate of checkout is {theirs}.")
+    copilot, _, _ = scripted_copilot([Reply.tools(anomalies(runtime)), Reply.say(text)])
+    answer = ask(copilot, runtime, "what is wrong with checkout?")
+    assert answer.summary.startswith(f"Checkout's error rate is {now}, up from {before}")
+    assert "right now" not in answer.summary and f"is {theirs}" not in answer.summary
+    assert set(answer.llm["ungrounded_removed"]) >= {before.split()[0], theirs.split()[0]}
+
+
 def test_an_answer_with_nothing_grounded_keeps_the_deterministic_summary():
     runtime = fast_runtime()
     script = [Reply.tools(anomalies(runtime)), Reply.say("It is 42.")]

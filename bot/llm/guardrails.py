@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from bot.answer import Answer
-from bot.grounding import numbers_in, ungrounded_numbers
+from bot.grounding import misattributed_numbers, numbers_in, ungrounded_numbers
 from tools.base import Tool, ToolRegistry
 
 _INSTRUCTION = re.compile(
@@ -126,6 +126,8 @@ def check_summary(text: str, answer: Answer, services: list[str]) -> SummaryChec
         if not sentence.strip():
             continue
         bad = [n for n in numbers_in(sentence) if n in unknown]
+        bad += [n for n in misattributed_numbers(sentence, answer.evidence, services)
+                if n not in bad]
         bad += [s for s in services if re.search(rf"\b{re.escape(s)}\b", sentence, re.I)
                 and s.lower() not in grounded]
         orders = looks_like_instructions(sentence)
