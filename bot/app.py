@@ -5,6 +5,7 @@ only in sandbox mode, and "not configured" answers for what is left)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from bot.router import Router
 from infra.settings import Settings, SettingsError
 from infra.state import state_engine
 from knowledge.kb import KnowledgeBase
+from knowledge.store import StoreError
 from tools.anomaly.models import current_config, shadow_recorder
 from tools.anomaly.registry import ModelRegistry
 from tools.anomaly.robust import RobustConfig
@@ -41,6 +43,8 @@ from tools.traces import SearchTraces
 if TYPE_CHECKING:
     from bot.llm.progress import Progress
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Runtime:
@@ -56,8 +60,11 @@ class Runtime:
         long-lived process (chat, the Slack bot) answers its first question as fast as the rest."""
         self.copilot.router.warm_up()
         self.copilot.router.route("warm up", datetime.now(UTC))
-        if self.kb is not None and not self.kb.is_empty():
-            self.kb.warm()
+        try:
+            if self.kb is not None and not self.kb.is_empty():
+                self.kb.warm()
+        except StoreError as exc:  # warming is a head start: answers say what the store said
+            log.warning("knowledge base not warmed: %s", exc)
 
     def default_now(self) -> datetime:
         """The scenario's "now" in the sandbox (a few minutes into its incident), else the clock."""

@@ -121,3 +121,17 @@ def test_with_no_metrics_backend_changes_are_listed_and_the_link_is_not_claimed(
     answer = copilot.answer(Question("what changed in the last 3 hours?", now))
     assert "deploy checkout v3.11.9 -> v3.12.0" in answer.summary
     assert "no metrics backend is configured" in answer.summary, answer.summary
+
+
+def test_an_unreachable_knowledge_store_does_not_stop_a_long_lived_session(router):
+    """`chat` and the Slack app warm the knowledge base at start; a Chroma server that is down
+    ended `chat` before its first question. Now the session starts and answers say it."""
+    from tests.servers import free_port
+
+    settings = load_settings(kb={"chroma_url": f"http://127.0.0.1:{free_port()}"})
+    runtime = build_runtime(settings, "bad-deploy-checkout", router=router)
+    runtime.warm()
+    answer = runtime.copilot.answer(Question("what is wrong with checkout?",
+                                             runtime.default_now()))
+    assert answer.root_causes and "Could not use search_incidents: knowledge base: cannot open" \
+        in answer.summary, answer.summary
