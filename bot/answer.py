@@ -6,10 +6,11 @@ nothing here knows about Block Kit or terminals. `Answer.to_json()` is the stabl
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from infra.redact import redact
 from tools.base import Evidence, Finding, ToolResult
 
 
@@ -46,6 +47,12 @@ class Question:
     channel: str | None = None
     incident: str | None = None
     thread: str | None = None  # Slack thread ts / chat session id, for follow-ups
+
+    def redacted(self) -> Question:
+        """This question with its secrets and personal data replaced: what the copilot works
+        from, so a token pasted into a question reaches no tool call, evidence or answer."""
+        text = redact(self.text)
+        return self if text == self.text else replace(self, text=text)
 
 
 @dataclass

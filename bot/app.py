@@ -5,6 +5,7 @@ only in sandbox mode, and "not configured" answers for what is left)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from bot.timewindow import asked_at
 from infra.settings import Settings, SettingsError
 from infra.state import state_engine
 from knowledge.kb import KnowledgeBase
+from knowledge.store import StoreError
 from tools.anomaly.models import current_config, shadow_recorder
 from tools.anomaly.registry import ModelRegistry
 from tools.anomaly.robust import RobustConfig
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 
     from bot.llm.progress import Progress
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Runtime:
@@ -58,8 +62,11 @@ class Runtime:
         long-lived process (chat, the Slack bot) answers its first question as fast as the rest."""
         self.copilot.router.warm_up()
         self.copilot.router.route("warm up", datetime.now(UTC))
-        if self.kb is not None and not self.kb.is_empty():
-            self.kb.warm()
+        try:
+            if self.kb is not None and not self.kb.is_empty():
+                self.kb.warm()
+        except StoreError as exc:  # warming is a head start: answers say what the store said
+            log.warning("knowledge base not warmed: %s", exc)
 
     def default_now(self) -> datetime:
         """The scenario's "now" in the sandbox (a few minutes into its incident), else the clock."""
@@ -94,7 +101,7 @@ def build_registry(backend: Backends, kb: KnowledgeBase | None = None,
     registry.register(QueryMetrics(backend.metrics, detector, shadow))
     anomalies = DetectMetricAnomalies(backend.metrics, detector, shadow)
     registry.register(anomalies)
-    registry.register(SearchLogs(backend.logs, backend.services()))
+    registry.register(SearchLogs(backend.logs, backend))  # the graph as it is at each call
     registry.register(RecentChanges(backend.changes_source))
     registry.register(FiringAlerts(backend.alerts, backend.topology))
     registry.register(ForecastCapacity(backend.metrics, backend))

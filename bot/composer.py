@@ -186,8 +186,16 @@ def _ranked_causes(findings: list[Finding]) -> list[RootCause]:
 def _changes(answer: Answer, results: list[ToolResult]) -> list[str]:
     """The changes in the window, then which of them line up with trouble happening now."""
     context = next((r for r in results if r.tool == "incident_context"), None)
-    lines = _listing(answer, [r for r in results if r is not context], "Nothing found.")
-    if context is None or not context.ok:
+    listed = [r for r in results if r is not context]
+    lines = _listing(answer, listed, "Nothing found.")
+    # A changes source that could not be read is said first: the rest cannot mean "nothing".
+    unread = [r for r in listed if r.status is ToolStatus.ERROR]
+    lines = [f"Could not use {r.tool}: {r.summary}" for r in unread] + lines
+    if context is None:
+        return lines
+    if failure := _metrics_failure(context):
+        lines.append(f"I could not check which changes line up with anomalies: {failure}")
+    if not context.ok:
         return lines
     causes = _ranked_causes(context.findings)
     answer.root_causes = causes
@@ -196,6 +204,9 @@ def _changes(answer: Answer, results: list[ToolResult]) -> list[str]:
     if linked:
         lines.append("Changes that line up with the current anomalies:")
         lines += [f"- {c.service}: {c.reason}" for c in linked[:3]]
+    elif causes and unread:
+        lines.append(f"Most likely cause of the current anomalies: {causes[0].service} "
+                     f"({causes[0].reason}).")
     elif causes:
         lines.append(f"None of them lines up with the current anomalies; most likely cause: "
                      f"{causes[0].service} ({causes[0].reason}).")
@@ -327,7 +338,7 @@ def compose(question_text: str, intent: str, route_confidence: float, plan: Plan
         lines = _runbooks(answer, results)
     else:
         lines = _listing(answer, results, "Nothing found.")
-    lines += _problems(results)
+    lines += [p for p in _problems(results) if p not in lines]  # a composer may lead with one
     lines += _kb_note(results, lines)
     _knowledge_lists(answer)
     answer.summary = "\n".join(lines)

@@ -56,6 +56,7 @@ class Copilot:
     @one_answer  # a backend that fails is asked once per answer (tools/backends/health.py)
     def answer(self, question: Question, conversation: Conversation | None = None) -> Answer:
         started = time.perf_counter()
+        question = question.redacted()
         now = int(question.time.timestamp())
         route = self._settle(self.router.route(question.text, question.time))
         ents = route.entities

@@ -54,6 +54,7 @@ _SERVICE_NOUNS = {"service", "services", "svc", "microservice", "app", "api", "d
                   "pod", "pods", "server", "cluster", "job", "worker", "backend"}
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
+_MARKER = re.compile(r"\[redacted[a-z-]*\]")  # what infra.redact put in a secret's place
 
 # Words that are never a service name: not fuzzy-matched to one, never reported as unknown.
 # Everyday English plus the ops vocabulary on-call questions are made of. Add words here when
@@ -117,6 +118,8 @@ timeout timeouts order orders basket purchase purchases signup login lately anym
 general germany india japan france uk jvm gc vpn wifi laptop
 general random weather joke jokes poem recipe football movie music bitcoin
 itself myself yourself themselves ourselves sitrep tldr blast radius
+exhaustion pressure injection leak leaks kill kills killed refused hog failover investigate
+timeline chart charts replica replicas true false fan-out
 """
 COMMON_WORDS = frozenset(_COMMON_WORDS_TEXT.split())
 
@@ -231,6 +234,10 @@ _WEAK_PATTERN = re.compile(
     r"yesterday|now|right|since|over|during|last|past|between|from|at|logs?|errors?|latency|"
     r"is|are|was|were|and|or|please|pls|this|tonight|service|svc)\b))"
 )
+# A last guess, only when discovery could not list the services and no other pattern found
+# one: the first or last word of a terse question, beside a metric's words ("db connections
+# payment", "checkout p99").
+_BARE_WORD = re.compile(rf"\b{_CANDIDATE}\b")
 
 
 def _is_common(word: str) -> bool:
@@ -255,16 +262,20 @@ def _metric_words() -> set[str]:
 
 
 def _unknown_candidates(text: str, original: str, matcher: _ServiceMatcher,
-                        any_known: bool) -> list[str]:
+                        any_known: bool, bare: bool = False) -> list[str]:
     patterns = [(p, True) for p in _STRONG_PATTERNS]
     if not any_known:
         patterns.append((_WEAK_PATTERN, False))
     metric_words = _metric_words()
+    if bare:
+        patterns = [(_BARE_WORD, False)]
     out: list[str] = []
     for pattern, strong in patterns:
         for match in pattern.finditer(text):
             word = match.group(1)
             key = _key(word)
+            if bare and not _beside_metric(text, match.start(1), match.end(1), metric_words):
+                continue
             if (
                 len(key) < 3
                 or _is_common(word)
@@ -284,6 +295,13 @@ def _unknown_candidates(text: str, original: str, matcher: _ServiceMatcher,
             if name not in out:
                 out.append(name)
     return out
+
+
+def _beside_metric(text: str, start: int, end: int, metric_words: set[str]) -> bool:
+    before = _TOKEN.findall(text[:start])
+    after = _TOKEN.findall(text[end:])
+    return bool(not before and after and after[0] in metric_words
+                or not after and before and before[-1] in metric_words)
 
 
 def unknown_service_error(name: str, services: Sequence[str]) -> UnknownService:
@@ -416,7 +434,7 @@ def extract_entities(
     spans = _keyword_spans(text, lambda word: matcher.lookup(word) is not None)
     # Searched-for words are blanked (keeping offsets) so they are not read as services.
     chars = list(lowered)
-    for start, end, _ in spans:
+    for start, end in [(s, e) for s, e, _ in spans] + [m.span() for m in _MARKER.finditer(lowered)]:
         chars[start:end] = " " * (end - start)
     searchable = "".join(chars)
     ordered: list[str] = []
@@ -427,6 +445,8 @@ def extract_entities(
             mentions[name] = text[start:end]
     if check_services:
         unknown = _unknown_candidates(searchable, text, matcher, any_known=bool(ordered))
+        if services_incomplete and not unknown and not ordered:
+            unknown = _unknown_candidates(searchable, text, matcher, any_known=False, bare=True)
         if unknown and services_incomplete:
             for name in unknown:
                 if name not in mentions:

@@ -16,6 +16,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from infra.redact import redact
 from infra.settings import Settings
 from infra.state import Base, ensure_tables, session_factory, state_engine
 from knowledge.documents import SEVERITIES, Document, normalise_severity, slugify
@@ -155,7 +156,7 @@ class IncidentStore:
     # -- changes ---------------------------------------------------------------------------
     def declare(self, title: str, severity: str = DEFAULT_SEVERITY, declared_by: str = "",
                 services: list[str] | None = None) -> Incident:
-        title = " ".join(title.split())
+        title = redact(" ".join(title.split()))  # stored and posted: no secret, no address
         if not title:
             raise IncidentError("an incident needs a title, e.g. "
                                 "`incident declare checkout returns 500s sev2`")
@@ -225,12 +226,13 @@ class IncidentStore:
         with self._session() as session:
             row = self._row(session, incident_id)
             session.add(IncidentEventRow(incident_id=row.id, at=self.clock(), actor=actor,
-                                         kind=kind, text=text.strip()))
+                                         kind=kind, text=redact(text.strip())))
             session.commit()
 
     def add_action_item(self, incident_id: str, text: str, owner: str = "") -> ActionItem:
         if not text.strip():
             raise IncidentError("the action item is empty: say what should be done")
+        text = redact(text)
         with self._session() as session:
             row = self._row(session, incident_id)
             item = ActionItemRow(incident_id=row.id, text=text.strip(), owner=owner,
@@ -243,6 +245,7 @@ class IncidentStore:
 
     def resolve(self, incident_id: str, actor: str, resolution: str = "",
                 root_cause: str = "") -> Incident:
+        resolution, root_cause = redact(resolution), redact(root_cause)
         with self._session() as session:
             row = self._row(session, incident_id)
             if row.status == "resolved":

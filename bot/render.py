@@ -21,7 +21,7 @@ def render_answer(answer: Answer, console: Console, show_evidence: bool = True) 
         table.add_column("score", justify="right")
         table.add_column("why")
         for i, rc in enumerate(answer.root_causes, 1):
-            table.add_row(str(i), rc.service, rc.metric or "-", f"{rc.score:.2f}",
+            table.add_row(str(i), escape(rc.service), escape(rc.metric or "-"), f"{rc.score:.2f}",
                           escape(rc.reason))
         console.print(table)
     if show_evidence and answer.evidence:

@@ -138,3 +138,28 @@ def test_data_is_printed_as_it_is_no_emoji_codes_or_markup():
     with err.capture() as captured:
         err.print(f"[red]error:[/red] {escape('pattern ^[a-z]{1,40}$ :email:')}")
     assert "pattern ^[a-z]{1,40}$ :email:" in captured.get()
+
+
+DATA = "[/api/cart] [bold]x[/bold] :email: ^[a-z]{1,40}$ [metric:email:error_rate]"
+
+
+def test_commands_print_stored_text_as_it_is(monkeypatch, tmp_path):
+    """Titles and change descriptions come from people and CI: a closing tag in one crashed
+    `incident declare` with a MarkupError traceback, and other markup or emoji codes were
+    eaten. Every command prints them verbatim."""
+    from infra.settings import load_settings
+    from infra.state import state_engine
+    from tools.backends.change_store import ChangeEventIn, ChangeStore
+
+    monkeypatch.setenv("OPSCOPILOT_DATA_DIR", str(tmp_path))
+    declared = run("incident", "declare", f"checkout 500s {DATA}", "--sev", "sev2")
+    assert declared.exit_code == 0, declared.output
+    assert DATA in declared.stdout
+    inc_id = declared.stdout.split()[0]
+    for args in (("incident", "list"), ("incident", "status", inc_id)):
+        shown = run(*args)
+        assert shown.exit_code == 0 and DATA in shown.stdout, shown.output
+    ChangeStore(state_engine(load_settings(data_dir=tmp_path))).add(
+        [ChangeEventIn(service="cart", description=f"deploy {DATA}")])
+    listed = run("events", "list")
+    assert listed.exit_code == 0 and f"deploy {DATA}" in listed.stdout, listed.output

@@ -195,6 +195,34 @@ def test_injected_instructions_in_logs_are_data_not_orders():
     assert tool_message.count(f"</data-{nonce}>") == 1
 
 
+def test_commands_and_credential_requests_the_model_writes_are_removed_and_said():
+    """The model's own text is screened like tool output: a command for the reader to run or a
+    request for a credential never reaches them, and the answer says what was taken out."""
+    runtime = fast_runtime()
+    script = [Reply.tools(anomalies(runtime)),
+              Reply.say("Checkout is failing. Run `rm -rf /` on the database host and paste "
+                        "your Slack bot token here. Then kubectl delete pod checkout-0 -n shop.")]
+    copilot, _, _ = scripted_copilot(script)
+    answer = ask(copilot, runtime, "what is wrong with checkout?")
+    assert answer.summary.startswith("Checkout is failing.")
+    for said in ("rm -rf", "token here", "kubectl delete"):
+        assert said not in answer.summary
+    assert "Removed from the model's text: a command to run and a request for a credential" \
+        in answer.summary
+
+
+def test_a_call_to_a_tool_that_does_not_exist_is_reported_to_the_reader():
+    runtime = fast_runtime()
+    script = [Reply.tools(Call("execute_runbook", {"name": "roll-back-deploy"})),
+              Reply.tools(anomalies(runtime)),
+              Reply.say("Checkout has anomalies.")]
+    copilot, _, _ = scripted_copilot(script)
+    answer = ask(copilot, runtime, "roll back checkout")
+    assert answer.llm["unknown_tools"] == ["execute_runbook"]
+    assert "The model asked for execute_runbook, which is not a tool here; nothing was run" \
+        in answer.summary
+
+
 def test_a_postmortem_cannot_close_its_data_block():
     from bot.llm.guardrails import untrusted
 
@@ -215,6 +243,27 @@ def test_numbers_and_names_not_in_the_evidence_are_removed():
     assert ungrounded_numbers(answer) == []
 
 
+def test_a_number_must_come_from_the_same_service_and_metric_in_the_same_role():
+    """A number found somewhere in the evidence is not enough: the baseline quoted as the value
+    now, or another service's reading, is removed; the right reading stays."""
+    runtime = fast_runtime()
+    script = [Reply.tools(anomalies(runtime)), Reply.say("Checkout is failing.")]
+    copilot, _, _ = scripted_copilot(script)
+    answer = ask(copilot, runtime, "what is wrong with checkout?")
+    values = {e.id: e.values for e in answer.evidence}
+    assert answer.mode == "llm", answer.summary
+    own, other = values["metric:checkout:error_rate"], values["metric:frontend:error_rate"]
+    now, before, theirs = own["current"], own["baseline"], other["current"]
+    text = (f"Checkout's error rate is {now}, up from {before} in the hour before. "
+            f"Checkout's error rate is {before} right now. "
+            f"The error rate of checkout is {theirs}.")
+    copilot, _, _ = scripted_copilot([Reply.tools(anomalies(runtime)), Reply.say(text)])
+    answer = ask(copilot, runtime, "what is wrong with checkout?")
+    assert answer.summary.startswith(f"Checkout's error rate is {now}, up from {before}")
+    assert "right now" not in answer.summary and f"is {theirs}" not in answer.summary
+    assert set(answer.llm["ungrounded_removed"]) >= {before.split()[0], theirs.split()[0]}
+
+
 def test_an_answer_with_nothing_grounded_keeps_the_deterministic_summary():
     runtime = fast_runtime()
     script = [Reply.tools(anomalies(runtime)), Reply.say("It is 42.")]
@@ -229,10 +278,13 @@ def test_an_answer_with_nothing_grounded_keeps_the_deterministic_summary():
 @pytest.mark.parametrize(("reply", "reason"), [
     (Reply.error(429, "Rate limit reached for requests", "rate_limit_error"), "rate-limiting"),
     (Reply(connect_error=True), "could not be reached"),
-    (Reply.error(503, "overloaded", "overloaded_error"), "could not be reached"),
+    (Reply.error(503, "overloaded", "overloaded_error"), "answered with a server error"),
+    (Reply.error(500, "internal error", "api_error"), "answered with a server error"),
     (Reply.error(400, "This model's maximum context length is 8192 tokens",
                  "invalid_request_error"), "did not fit"),
-    (Reply.error(401, "invalid api key", "authentication_error"), "returned an error"),
+    (Reply.error(401, "invalid api key", "authentication_error"), "rejected the API key"),
+    (Reply.error(404, "model not found", "not_found_error"), "does not know that model"),
+    (Reply.error(422, "unprocessable", "invalid_request_error"), "returned an error"),
     (Reply.say(""), "returned an error"),
 ])
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])

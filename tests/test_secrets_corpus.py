@@ -96,12 +96,75 @@ def test_slack_blocks_and_llm_payloads_carry_no_secret():
     assert leaks(json.dumps([m.model_dump() for m in sent], default=str)) == []
 
 
-def test_an_answer_to_a_question_full_of_secrets_logs_none(runtime_for, caplog):
+@pytest.mark.parametrize("asked", ["why is checkout failing?", "have we seen this before?",
+                                   "runbook for checkout errors"])
+def test_an_answer_to_a_question_full_of_secrets_shows_and_logs_none(runtime_for, caplog, asked):
+    """Nothing of a pasted secret reaches a tool call, the evidence (a knowledge-base query
+    quotes the question), the JSON, the terminal or the process's log."""
+    from bot.cli.common import out
+    from bot.render import render_answer
+
     runtime = runtime_for("bad-deploy-checkout")
     with caplog.at_level(logging.DEBUG):
-        answer = runtime.copilot.answer(Question(f"why is checkout failing? {TEXT}", ASKED))
+        answer = runtime.copilot.answer(Question(f"{asked} {TEXT}", ASKED))
     assert answer.summary
+    with out.capture() as shown:
+        render_answer(answer, out)
+    assert leaks(json.dumps(answer.to_json())) == [] and leaks(shown.get()) == []
     assert leaks(caplog.text) == []
+
+
+class RepeatedLine:
+    """A logs backend logging one line again and again: a constant secret stays in its
+    template, which answers show."""
+
+    source = "corpus"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def search(self, services, start, end, level=None, contains=None, limit=5000):
+        from tools.backends import LogLine, LogQueryResult
+
+        t = int(ASKED.timestamp())
+        lines = [LogLine(t - 60 * i, "orders", "ERROR", f"request failed, {self.text}")
+                 for i in range(8, 0, -1)]
+        return LogQueryResult(lines, "corpus logs")
+
+
+@pytest.mark.parametrize("shown", [shown for shown, _ in CORPUS])
+def test_log_templates_in_answers_carry_no_secret(shown):
+    from tools.base import ToolRegistry
+    from tools.logs import SearchLogs
+
+    registry = ToolRegistry()
+    registry.register(SearchLogs(RepeatedLine(shown), ["orders"]))
+    t = int(ASKED.timestamp())
+    result = registry.run("search_logs", {"services": ["orders"], "start": t - 1800, "end": t})
+    assert result.findings, result.summary
+    seen = [result.summary] + [f.text + f.detail for f in result.findings] + \
+        [json.dumps(e.to_dict()) for e in result.evidence] + [json.dumps(result.data)]
+    assert leaks(" ".join(seen)) == []
+
+
+def test_incidents_and_change_events_store_no_secret(tmp_path: Path):
+    from bot.incidents import IncidentStore
+    from tools.backends.change_store import ChangeEventIn, ChangeStore
+
+    settings = load_settings(data_dir=tmp_path)
+    store = IncidentStore(settings)
+    inc = store.declare(f"orders down {CORPUS[0][0]} {CORPUS[13][0]}", "sev2")
+    store.add_update(inc.id, "U1", TEXT)
+    store.add_action_item(inc.id, f"rotate {CORPUS[2][0]}", owner="U1")
+    store.resolve(inc.id, "U1", resolution=f"rotated {CORPUS[9][0]}", root_cause=CORPUS[5][0])
+    done = store.get(inc.id)
+    stored = [done.title, done.resolution, done.root_cause] + \
+        [e.text for e in store.timeline(inc.id)] + [a.text for a in store.action_items(inc.id)]
+    assert leaks(json.dumps(stored)) == []
+    changes = ChangeStore(state_engine(settings))
+    changes.add([ChangeEventIn(service="orders", description=f"config: {CORPUS[1][0]}")])
+    listed, _ = changes.changes(["orders"], 0, 2**31)
+    assert listed and leaks(json.dumps([c.description for c in listed])) == []
 
 
 @pytest.mark.parametrize("line", [

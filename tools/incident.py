@@ -80,7 +80,7 @@ class IncidentContext:
         jobs: list[tuple[Tool, BaseModel]] = [(self.anomalies, DetectAnomaliesParams(
             services=scope, start=params.start, end=params.end))]
         if self.logs is not None:
-            jobs.append((SearchLogs(self.logs, known), SearchLogsParams(
+            jobs.append((SearchLogs(self.logs, self.topology), SearchLogsParams(
                 services=scope, start=params.start, end=params.end, level="WARN")))
         if self.changes is not None:
             jobs.append((RecentChanges(self.changes), RecentChangesParams(

@@ -4,13 +4,14 @@ first and last seen, a sample line each, and how the error volume compares with 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
 from infra.redact import redact
-from tools.backends import LogLine, LogsBackend
+from tools.backends import LogLine, LogsBackend, TopologySource
 from tools.base import Evidence, Finding, ToolResult, ToolStatus
 from tools.formatting import fmt_duration, fmt_time, fmt_window
 from tools.logstore import LineTemplate, line_templates
@@ -66,16 +67,29 @@ class SearchLogs:
     Params: ClassVar[type[BaseModel]] = SearchLogsParams
     side_effects: ClassVar[bool] = False
 
-    def __init__(self, backend: LogsBackend, services: list[str]) -> None:
+    def __init__(self, backend: LogsBackend, services: Sequence[str] | TopologySource) -> None:
+        """`services`: the names it may be asked about, fixed or read from the service graph
+        at each call (a graph whose discovery could not read a backend refuses no name)."""
         self.backend = backend
-        self.known_services = services
+        self.services = services
+
+    def _known(self) -> tuple[list[str], bool]:
+        """The known services, and whether that list is complete."""
+        if isinstance(self.services, Sequence):
+            return list(self.services), True
+        known = self.services.services()  # refreshes the discovery first, when it is due
+        problems = getattr(self.services, "discovery_problems", None)
+        incomplete = problems() if callable(problems) \
+            else getattr(self.services, "problems", [])
+        return known, not incomplete
 
     def run(self, params: SearchLogsParams) -> ToolResult:
-        unknown = [s for s in params.services if s not in self.known_services]
-        if unknown:
+        known, complete = self._known()
+        unknown = [s for s in params.services if s not in known]
+        if unknown and complete:
             return ToolResult(self.name, ToolStatus.ERROR,
                               f"unknown service(s) {', '.join(unknown)}")
-        services = params.services or list(self.known_services)
+        services = params.services or known
         result = self.backend.search(services, params.start, params.end, params.level,
                                      params.contains)
         window = fmt_window(params.start, params.end)

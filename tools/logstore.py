@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from infra.redact import redact
 from tools.anomaly.logheader import SAMPLE_LINES
 from tools.anomaly.logtemplates import Template, miner_for
 from tools.backends import LogLine
@@ -24,7 +25,8 @@ class LineTemplate:
 def line_templates(lines: Sequence[LogLine]) -> list[LineTemplate]:
     """Each line's template, mined per service from all of `lines` in the order given (time
     order: pass the window before and the window itself together, so one event has one
-    template in both); every line names its template's final form."""
+    template in both); every line names its template's final form. A template's text is what
+    answers show, so it is redacted (a constant e-mail or token in a line stays in its template)."""
     by_service: dict[str, list[int]] = defaultdict(list)
     for i, line in enumerate(lines):
         by_service[line.service].append(i)
@@ -35,8 +37,12 @@ def line_templates(lines: Sequence[LogLine]) -> list[LineTemplate]:
         for i in idx:
             assigned[i] = (service, miner.add(lines[i].message))
     out = []
+    shown: dict[str, LineTemplate] = {}
     for i in range(len(lines)):
         service, tpl = assigned[i]
         final = tpl.resolved()  # a template merged into another later is that one
-        out.append(LineTemplate(f"{service}/T{final.id}", final.text))
+        key = f"{service}/T{final.id}"
+        if key not in shown:  # mining is over: a template's text no longer changes
+            shown[key] = LineTemplate(key, redact(final.text))
+        out.append(shown[key])
     return out

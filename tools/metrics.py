@@ -56,7 +56,8 @@ def _known_metrics(metrics: list[str]) -> list[str]:
 
 
 class QueryMetricsParams(Window):
-    services: list[str] = Field(min_length=1, description="services to read")
+    services: list[str] = Field(
+        default_factory=list, description="services to read; empty means every service")
     metrics: list[str] = Field(
         default_factory=list, description="metric names; empty means the golden signals"
     )
@@ -201,12 +202,14 @@ class QueryMetrics(_MetricsTool):
         return describe_offset(service, metric, cmp.current, then, label)
 
     def run(self, params: QueryMetricsParams) -> ToolResult:
-        if (bad := self._unknown_services(params.services)) is not None:
+        # No service named and none discovered: the backend's own list (or why it has none).
+        services = params.services or self.backend.services()
+        if (bad := self._unknown_services(services)) is not None:
             return bad
         findings: list[Finding] = []
         evidence: list[Evidence] = []
         missing: list[str] = []
-        for service in params.services:
+        for service in services:
             available = self.backend.metric_names(service)
             wanted = params.metrics or [m for m in GOLDEN_SIGNALS if m in available]
             for metric in wanted:

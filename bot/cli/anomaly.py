@@ -215,7 +215,7 @@ def _score_file(input_csv: Path, name: str, output: Path | None, strict: bool,
 
     _write_atomic(output, write)
     note = f", {scan.missing} missing values scored 0" if scan.missing else ""
-    err.print(f"scored {scan.rows:,} points: {flagged:,} at or above 0.5{note}")
+    err.print(f"scored {scan.rows:,} points: {flagged:,} at or above 0.5{note}", markup=False)
 
 
 _PLAIN_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n\f\x1b"
@@ -310,7 +310,7 @@ def templates(
             _write_atomic(state, save)
         # Templates as the CSV names them: one merged into another is not counted twice.
         live = sum(1 for t in miner.templates if t.merged_into is None)
-        err.print(f"{count:,} lines, {live:,} templates")
+        err.print(f"{count:,} lines, {live:,} templates", markup=False)
 
 
 ID_CHUNK = 1 << 16  # template ids buffered per write to the temporary file
@@ -418,7 +418,7 @@ def model_list(
             quality = (f"precision {s['precision']:.3f} recall {s['recall']:.3f}"
                        if "precision" in s else "not evaluated")
             out.print(f"{r['name']} {r['version']:<4} {r['role']:<8} {r['created']}  "
-                      f"trained on {r['training'].get('scenario')}  {quality}")
+                      f"trained on {r['training'].get('scenario')}  {quality}", markup=False)
 
 
 def _known(name: str) -> None:
@@ -445,7 +445,7 @@ def model_fit(
         role = _registry().aliases(name)
         which = "current" if role["current"] == man.version else "shadow"
         out.print(f"{name} {man.version} saved as {which} (z threshold "
-                  f"{man.parameters['z_threshold']}); scores: {man.scores}")
+                  f"{man.parameters['z_threshold']}); scores: {man.scores}", markup=False)
 
 
 def _audit(action: str, name: str, aliases: dict[str, Any]) -> None:
@@ -474,7 +474,7 @@ def model_promote(name: NameArg, version: Annotated[str | None, typer.Argument(
     with user_errors(), _model_errors():
         aliases = _registry().promote(name, version, force=force)
         _audit("model.promote", name, aliases)
-        out.print(f"{name}: current is now {aliases['current']}")
+        out.print(f"{name}: current is now {aliases['current']}", markup=False)
 
 
 @model_app.command("rollback")
@@ -483,7 +483,7 @@ def model_rollback(name: NameArg) -> None:
     with user_errors(), _model_errors():
         aliases = _registry().rollback(name)
         _audit("model.rollback", name, aliases)
-        out.print(f"{name}: rolled back, current is now {aliases['current']}")
+        out.print(f"{name}: rolled back, current is now {aliases['current']}", markup=False)
 
 
 @model_app.command("shadow")
@@ -500,7 +500,7 @@ def model_shadow(
             out.print(f"{ref:<8} {res['version']:<4} precision {res['precision']:.3f} "
                       f"recall {res['recall']:.3f} median delay "
                       f"{res['median_delay_samples']} samples "
-                      f"({res['true_positives']} TP, {res['false_positives']} FP)")
+                      f"({res['true_positives']} TP, {res['false_positives']} FP)", markup=False)
 
 
 def mount_anomaly_cli(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli.common import UsageError, err, out, user_errors
+from bot.cli.common import UsageError, err, escape, out, user_errors
 
 if TYPE_CHECKING:
     from infra.settings import Settings
@@ -55,7 +55,7 @@ def _run(settings: Settings, config: Any, tags: list[str], cases: list[str],
     def progress(done: int, total: int, result: Any) -> None:
         if not quiet:
             mark = "[green]ok[/green]" if result.passed else "[red]FAIL[/red]"
-            err.print(f"[dim]{done}/{total}[/dim] {mark} {result.id}", highlight=False)
+            err.print(f"[dim]{done}/{total}[/dim] {mark} {escape(result.id)}", highlight=False)
 
     try:
         return run_suite(settings, config, tags=tags, ids=cases, progress=progress,
@@ -69,17 +69,18 @@ def _print_summary(run: dict[str, Any]) -> None:
 
     shown = [s for s in SCORES if s != "passed"]
     out.print(f"run {run['id']} · commit {run['git_commit'][:12]} · config "
-              f"{run['config_hash']} ({run['config']['name']}) · {run['duration_s']:.0f} s")
+              f"{run['config_hash']} ({run['config']['name']}) · {run['duration_s']:.0f} s",
+              markup=False)
     header = f"{'capability':<14}{'cases':>6}{'passed':>8}" + "".join(
         f"{s[:9]:>10}" for s in shown)
-    out.print(header)
+    out.print(header, markup=False)
     summary = run["summary"]
     for scope, row in [("overall", summary["overall"]), *summary["capabilities"].items()]:
         cells = "".join(f"{'-' if row.get(s) is None else format(row[s], '.2f'):>10}"
                         for s in shown)
-        out.print(f"{scope:<14}{int(row['cases']):>6}{row['passed']:>8.0%}{cells}")
+        out.print(f"{scope:<14}{int(row['cases']):>6}{row['passed']:>8.0%}{cells}", markup=False)
     o = summary["overall"]
-    out.print(f"latency p50 {o['p50_ms']:.0f} ms, p95 {o['p95_ms']:.0f} ms")
+    out.print(f"latency p50 {o['p50_ms']:.0f} ms, p95 {o['p95_ms']:.0f} ms", markup=False)
 
 
 @eval_app.command("run")
@@ -132,12 +133,12 @@ def run_cmd(
                                                   if r["failures"]}}, indent=1) + "\n")
     else:
         _print_summary(run)
-        err.print(f"stored {path}")
+        err.print(f"stored {path}", markup=False)
         if verdict is not None:
-            out.print(verdict.text())
+            out.print(verdict.text(), markup=False)
     if update_baseline:
         written = save_baseline(make_baseline(run), baseline_file or BASELINE)
-        err.print(f"baseline written to {written}")
+        err.print(f"baseline written to {written}", markup=False)
     if verdict is not None and not verdict.ok:
         raise typer.Exit(1)
 
@@ -159,16 +160,17 @@ def compare_cmd(a: Annotated[str, typer.Argument(help="run id, prefix, 'previous
     if as_json:
         sys.stdout.write(json.dumps(cmp.to_dict(), indent=1) + "\n")
         return
-    out.print(f"A {ra['id']} ({ra['config']['name']})  vs  B {rb['id']} ({rb['config']['name']})")
+    out.print(f"A {ra['id']} ({ra['config']['name']})  vs  B {rb['id']} ({rb['config']['name']})",
+              markup=False)
     for scope, score, va, vb in cmp.rows:
         if va is None and vb is None:
             continue
         delta = "" if va is None or vb is None else f"{vb - va:+.3f}"
         fa = "-" if va is None else f"{va:.3f}"
         fb = "-" if vb is None else f"{vb:.3f}"
-        out.print(f"{scope:<12} {score:<18} {fa:>9} {fb:>9} {delta:>8}")
-    out.print(f"broken in B ({len(cmp.broken)}): {', '.join(cmp.broken) or '-'}")
-    out.print(f"fixed in B ({len(cmp.fixed)}): {', '.join(cmp.fixed) or '-'}")
+        out.print(f"{scope:<12} {score:<18} {fa:>9} {fb:>9} {delta:>8}", markup=False)
+    out.print(f"broken in B ({len(cmp.broken)}): {', '.join(cmp.broken) or '-'}", markup=False)
+    out.print(f"fixed in B ({len(cmp.fixed)}): {', '.join(cmp.fixed) or '-'}", markup=False)
 
 
 @eval_app.command("report")
@@ -190,7 +192,7 @@ def report_cmd(
         tmp = output.with_name(f".{output.name}.tmp")
         tmp.write_text(render_report(runs), encoding="utf-8")
         tmp.replace(output)
-    err.print(f"wrote {output} ({len(runs)} runs)")
+    err.print(f"wrote {output} ({len(runs)} runs)", markup=False)
 
 
 @eval_app.command("table")

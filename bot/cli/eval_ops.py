@@ -40,9 +40,9 @@ def drift_cmd(
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict() | {"alert": alert}, indent=1) + "\n")
     else:
-        out.print(report_text(report))
+        out.print(report_text(report), markup=False)
         if alert:
-            out.print(alert["text"])
+            out.print(alert["text"], markup=False)
     if alert:
         raise typer.Exit(1)
 
@@ -66,9 +66,9 @@ def replay_cmd(
             raise UsageError(f"--output {folder}: no such folder")
         written = replay(entries, settings.sandbox.scenario, folder, limit)
     for path in written:
-        out.print(str(path))
+        out.print(str(path), markup=False)
     err.print(f"{len(written)} draft cases from {len(entries)} logged answers; review them and "
-              "remove `draft: true` to include them")
+              "remove `draft: true` to include them", markup=False)
 
 
 def shadow_cmd(
@@ -111,15 +111,16 @@ def shadow_cmd(
                                      "gate_vs_champion": verdict.to_dict()}, indent=1) + "\n")
         return
     rates = agreement.rates()
-    out.print(f"champion {champion.name} run {cur['id']} · candidate {name} run {cand['id']}")
+    out.print(f"champion {champion.name} run {cur['id']} · candidate {name} run {cand['id']}",
+              markup=False)
     out.print("agreement: " + ", ".join(f"{k} {v:.2f}" for k, v in rates.items()
-                                         if v is not None and k != "questions"))
+                                         if v is not None and k != "questions"), markup=False)
     for row in compare_runs(cur, cand).rows[:14]:
         if row[2] is not None and row[3] is not None:
-            out.print(f"  {row[1]:<18} {row[2]:.3f} -> {row[3]:.3f}")
-    out.print(verdict.text().replace("baseline", "champion"))
+            out.print(f"  {row[1]:<18} {row[2]:.3f} -> {row[3]:.3f}", markup=False)
+    out.print(verdict.text().replace("baseline", "champion"), markup=False)
     out.print(f"promote with: opscopilot eval promote {name}" if verdict.ok
-              else "the candidate is worse than the champion: do not promote")
+              else "the candidate is worse than the champion: do not promote", markup=False)
 
 
 def _shadow_live(settings: Any, champion: Any, candidate: Any, days: float,
@@ -140,10 +141,10 @@ def _shadow_live(settings: Any, champion: Any, candidate: Any, days: float,
     rates = report.rates()
     out.print(f"{len(entries)} logged questions re-asked under {champion.name} and "
               f"{candidate.name}: " + ", ".join(f"{k} {v:.2f}" for k, v in rates.items()
-                                               if v is not None and k != "questions"))
+                                               if v is not None and k != "questions"), markup=False)
     for d in report.disagreements()[:10]:
         out.print(f"  {d.question!r}: {d.current_intent} -> {d.candidate_intent}, tools "
-                  f"overlap {d.tool_jaccard:.2f}")
+                  f"overlap {d.tool_jaccard:.2f}", markup=False)
 
 
 def promote_cmd(name: Annotated[str, typer.Argument(help="a registered configuration")],
@@ -158,7 +159,8 @@ def promote_cmd(name: Annotated[str, typer.Argument(help="a registered configura
             event = registry.promote(name, actor, reason)
         except LookupError as exc:
             raise UsageError(str(exc)) from None
-    out.print(f"champion: {event['from']} -> {event['to']} (recorded at {event['at']})")
+    out.print(f"champion: {event['from']} -> {event['to']} (recorded at {event['at']})",
+              markup=False)
 
 
 def rollback_cmd(reason: Annotated[str, typer.Option(help="why")] = "",
@@ -172,7 +174,8 @@ def rollback_cmd(reason: Annotated[str, typer.Option(help="why")] = "",
             event = registry.rollback(actor, reason)
         except LookupError as exc:
             raise UsageError(str(exc)) from None
-    out.print(f"champion: {event['from']} -> {event['to']} (recorded at {event['at']})")
+    out.print(f"champion: {event['from']} -> {event['to']} (recorded at {event['at']})",
+              markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -48,7 +48,7 @@ def events_serve(
                              settings.events.port if port is None else port, secret)
     err.print(f"receiving change events on {server.url}/events "
               f"({'signed with the shared secret' if secret else 'no shared secret'}); "
-              "Ctrl-C stops")
+              "Ctrl-C stops", markup=False)
     if not settings.events.enabled:
         err.print("[yellow]note:[/yellow] the copilot reads them once "
                   "OPSCOPILOT_EVENTS__ENABLED=true")
@@ -85,6 +85,7 @@ def events_list(
     for c in changes:
         extra = f" {c.version}" if c.version else ""
         by = f" by {c.author}" if c.author else ""
-        out.print(f"{fmt_datetime(c.ts)} {c.service} {c.kind}{extra}{by}: {c.description}")
+        out.print(f"{fmt_datetime(c.ts)} {c.service} {c.kind}{extra}{by}: {c.description}",
+                  markup=False)
     if not changes:
-        out.print(f"no events in the last {hours:g} h")
+        out.print(f"no events in the last {hours:g} h", markup=False)

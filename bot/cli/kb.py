@@ -54,7 +54,7 @@ def _ingest(kb: KnowledgeBase, docs: list, skipped: list[tuple[str, str]]) -> No
     report.skipped = skipped + report.skipped
     for source, reason in report.skipped:
         err.print(f"[yellow]skipped[/yellow] {escape(f'{source}: {reason}')}")
-    out.print(f"{report.summary()} ({kb.store.location})")
+    out.print(f"{report.summary()} ({kb.store.location})", markup=False)
     if report.skipped and not (report.written or report.unchanged):
         raise typer.Exit(2)
 
@@ -151,8 +151,9 @@ def stats(
         return
     kinds = ", ".join(f"{n} {k}s" for k, n in info["by_kind"].items()) or "nothing"
     out.print(f"{info['location']}: {info['documents']} documents ({kinds}), "
-              f"{info['chunks']} chunks, model {info['model']}")
+              f"{info['chunks']} chunks, model {info['model']}", markup=False)
     if info["first_date"]:
-        out.print(f"incidents from {info['first_date']} to {info['last_date']}")
+        out.print(f"incidents from {info['first_date']} to {info['last_date']}", markup=False)
     if info["services"]:
-        out.print("services: " + ", ".join(f"{s} ({n})" for s, n in info["services"].items()))
+        out.print("services: " + ", ".join(f"{s} ({n})" for s, n in info["services"].items()),
+                  markup=False)

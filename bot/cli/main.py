@@ -203,7 +203,7 @@ def demo(
     assert sb is not None
     when = runtime.default_now()
     out.rule(f"[bold]Scenario {sb.scenario.name}[/bold]")
-    out.print(f"{sb.scenario.description.strip()}\nIt is {when:%Y-%m-%d %H:%M} UTC. "
+    out.print(f"{escape(sb.scenario.description.strip())}\nIt is {when:%Y-%m-%d %H:%M} UTC. "
               "You are on call.\n")
     conversation = Conversation()
     for text in DEMO_SCRIPT:
@@ -248,7 +248,7 @@ def sandbox_list(
     for item in index:
         faults = "; ".join(f"{f['kind']} on {f['service']} at {fmt_datetime(f['start'])}"
                            for f in item["faults"]) or "no fault"
-        out.print(f"[bold]{item['name']}[/bold]: {faults}")
+        out.print(f"[bold]{escape(item['name'])}[/bold]: {escape(faults)}")
 
 
 @sandbox_app.command("show")
@@ -278,7 +278,8 @@ def sandbox_show(
     if as_json:
         sys.stdout.write(json.dumps(info, indent=2) + "\n")
         return
-    out.print(f"[bold]{sb.scenario.name}[/bold]: {sb.scenario.description.strip()}")
+    out.print(f"[bold]{escape(sb.scenario.name)}[/bold]: "
+              f"{escape(sb.scenario.description.strip())}")
     out.print(f"data {fmt_datetime(sb.start)} to {fmt_datetime(sb.end)} every {sb.step} s; "
               f"default now {fmt_datetime(sb.now)}")
     for s, deps in services.items():

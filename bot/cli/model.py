@@ -77,26 +77,27 @@ def model_shadow_report(
 
 def _print_report(r: dict[str, Any]) -> None:
     out.print(f"shadow {r['shadow']} beside current {r['current']}: {r['comparisons']} series "
-              f"compared live ({r['shadow_errors']} shadow errors)")
+              f"compared live ({r['shadow_errors']} shadow errors)", markup=False)
     if not r["loadable"]:
-        out.print(f"  the shadow does not load: {r['load_error']}")
+        out.print(f"  the shadow does not load: {r['load_error']}", markup=False)
     if r["last_error"]:
-        out.print(f"  last shadow error: {r['last_error']}")
+        out.print(f"  last shadow error: {r['last_error']}", markup=False)
     if not r["judged"]:
         out.print("  nothing judged yet: ask the running copilot about a faulty service")
         return
     out.print(f"  agreement {r['agreement']:.1%} (same flag and onset within 2 samples), "
-              f"flag agreement {r['flag_agreement']:.1%}")
+              f"flag agreement {r['flag_agreement']:.1%}", markup=False)
     out.print(f"  time per series: current {r['median_current_ms']} ms, shadow "
               f"{r['median_shadow_ms']} ms median (p95 {r['p95_shadow_ms']} ms), shadow minus "
-              f"current {r['median_extra_ms']} ms; the shadow runs off the answer's path")
+              f"current {r['median_extra_ms']} ms; the shadow runs off the answer's path",
+              markup=False)
     out.print(f"  {r['disagreement_count']} disagreements"
-              + (" (newest last):" if r["disagreements"] else ""))
+              + (" (newest last):" if r["disagreements"] else ""), markup=False)
     for d in r["disagreements"]:
         cur, sha = d["current"], d["shadow"]
         out.print(f"    {d['recorded']} {d['service']} {d['metric']} ({d['direction']}, window "
                   f"{_t(d['window'][0])}-{_t(d['window'][1])}): current "
-                  f"{_judged(cur)}, shadow {_judged(sha)}")
+                  f"{_judged(cur)}, shadow {_judged(sha)}", markup=False)
 
 
 def _t(ts: int) -> str:
@@ -129,7 +130,7 @@ def model_refit(
         outcome = job.refit()
         if outcome.action == "failed":
             raise UsageError(f"refit of {name} failed: {outcome.reason}")
-        out.print(f"{name}: {outcome.action}: {outcome.reason}")
+        out.print(f"{name}: {outcome.action}: {outcome.reason}", markup=False)
 
 
 @model_app.command("refit-loop")
@@ -156,7 +157,7 @@ def model_refit_loop(
                        AuditLog.from_settings(settings), Claims(settings).claim,
                        evaluate=evaluate)
         out.print(f"{name}: refitting every {every} (periods claimed once across replicas); "
-                  "Ctrl-C stops")
+                  "Ctrl-C stops", markup=False)
         try:
             job.run(check_every)
         except KeyboardInterrupt:

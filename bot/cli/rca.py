@@ -36,26 +36,26 @@ def rca(
         except RcaInputError as exc:
             raise UsageError(str(exc)) from None
     for note in notes:
-        err.print(f"note: {note}")
+        err.print(f"note: {note}", markup=False)
     if as_json:
         rows = [{"service": c.service, "metric": c.metric, "score": round(c.score, 4),
                  "clear": result.clear, "reasons": c.reasons} for c in result.candidates]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         if not result.clear:
-            err.print(result.note or "no clear root cause")
+            err.print(result.note or "no clear root cause", markup=False)
         return
     if not result.clear:
-        out.print(f"No clear root cause: {result.note}.")
+        out.print(f"No clear root cause: {result.note}.", markup=False)
         if result.candidates:
             out.print("Weak hints only:")
     for i, c in enumerate(result.candidates, 1):
         metric = f" ({c.metric})" if c.metric else ""
-        out.print(f"{i}. {c.service}{metric}  score {c.score:.2f}")
+        out.print(f"{i}. {c.service}{metric}  score {c.score:.2f}", markup=False)
         for reason in c.reasons:
-            out.print(f"   - {reason}")
+            out.print(f"   - {reason}", markup=False)
     for ch in result.changes_near_onset:
         if not any(ch in c.changes for c in result.candidates):
-            out.print(f"Change near the onset: {ch.description} at {ch.ts}")
+            out.print(f"Change near the onset: {ch.description} at {ch.ts}", markup=False)
 
 
 def run_rca(csv_path: Path, inject_time: int, graph_path: Path | None, limit: int):

@@ -112,7 +112,7 @@ def serve(
     try:
         if s.mode == "http":
             err.print(f"Slack app in HTTP mode on {s.host}:{s.port} (/slack/events); loading "
-                      "the copilot, /healthz says when it is ready")
+                      "the copilot, /healthz says when it is ready", markup=False)
             with _Errors():
                 serve_http_while_loading(load, s.port, s.host, signing_secret=secret)
         else:
@@ -143,7 +143,7 @@ def incident_declare(
             raise UsageError("give the severity once: as --sev or as the title's last word")
         sev = sev or last_word_sev
         inc = _store().declare(words, sev, declared_by=by)
-    out.print(f"{inc.id} ({inc.severity}) declared: {inc.title}")
+    out.print(f"{inc.id} ({inc.severity}) declared: {inc.title}", markup=False)
 
 
 @incident_app.command("list")
@@ -154,7 +154,7 @@ def incident_list(all_: Annotated[bool, typer.Option("--all", help="resolved too
         incidents = _store().list()
     for inc in incidents:
         if all_ or inc.status != "resolved":
-            out.print(f"{inc.id} {inc.severity} {inc.status}: {inc.title}")
+            out.print(f"{inc.id} {inc.severity} {inc.status}: {inc.title}", markup=False)
 
 
 @incident_app.command("status")
@@ -171,11 +171,11 @@ def incident_status(
         if update:
             store.add_update(incident_id, by, " ".join(update))
         inc = store.get(incident_id)
-    out.print(f"{inc.id} {inc.severity} {inc.status}: {inc.title}")
+    out.print(f"{inc.id} {inc.severity} {inc.status}: {inc.title}", markup=False)
     if inc.time_to_acknowledge is not None:
-        out.print(f"acknowledged after {fmt_duration(inc.time_to_acknowledge)}")
+        out.print(f"acknowledged after {fmt_duration(inc.time_to_acknowledge)}", markup=False)
     if inc.time_to_resolve is not None:
-        out.print(f"resolved after {fmt_duration(inc.time_to_resolve)}")
+        out.print(f"resolved after {fmt_duration(inc.time_to_resolve)}", markup=False)
 
 
 @incident_app.command("ack")
@@ -183,7 +183,8 @@ def incident_ack(incident_id: str, by: Annotated[str, typer.Option()] = "cli") -
     """Acknowledge an incident."""
     with _Errors():
         inc, changed = _store().acknowledge(incident_id, by)
-    out.print(f"{inc.id} {'acknowledged' if changed else 'was already ' + inc.status}")
+    out.print(f"{inc.id} {'acknowledged' if changed else 'was already ' + inc.status}",
+              markup=False)
 
 
 @incident_app.command("action")
@@ -192,7 +193,7 @@ def incident_action(incident_id: str, text: list[str],
     """Add an action item."""
     with _Errors():
         item = _store().add_action_item(incident_id, " ".join(text), owner)
-    out.print(f"action item #{item.id} on {item.incident_id}: {item.text}")
+    out.print(f"action item #{item.id} on {item.incident_id}: {item.text}", markup=False)
 
 
 @incident_app.command("timeline")
@@ -202,7 +203,7 @@ def incident_timeline(incident_id: str) -> None:
         entries = _store().timeline(incident_id)
     for e in entries:
         out.print(f"{e.at:%Y-%m-%d %H:%M} UTC {e.kind}{' by ' + e.actor if e.actor else ''}: "
-                  f"{e.text}")
+                  f"{e.text}", markup=False)
 
 
 @incident_app.command("resolve")
@@ -228,8 +229,9 @@ def incident_resolve(
 
             KnowledgeBase.from_settings(settings).ingest([doc])
     out.print(f"{inc.id} resolved after {fmt_duration(inc.time_to_resolve or 0)} "
-              f"(acknowledged after {fmt_duration(inc.time_to_acknowledge or 0)})")
-    out.print(f"postmortem draft {doc.id}{' stored in the knowledge base' if kb else ''}:")
+              f"(acknowledged after {fmt_duration(inc.time_to_acknowledge or 0)})", markup=False)
+    out.print(f"postmortem draft {doc.id}{' stored in the knowledge base' if kb else ''}:",
+              markup=False)
     sys.stdout.write(doc.body)
 
 
@@ -267,7 +269,7 @@ def oncall() -> None:
         source = oncall_source(_settings())
         lines = describe(source.on_call(datetime.now(UTC)))
     for line in lines or ["nobody is on call"]:
-        out.print(line)
+        out.print(line, markup=False)
 
 
 def mount(app: typer.Typer) -> None:

@@ -99,6 +99,7 @@ class AgentRun:
     steps: int = 0
     blocked: list[str] = field(default_factory=list)  # side-effecting tools the model asked for
     malformed: list[str] = field(default_factory=list)  # why calls could not be run
+    unknown: list[str] = field(default_factory=list)  # names it called that are no tool here
     injections: list[str] = field(default_factory=list)  # data sources that addressed the model
 
 
@@ -187,6 +188,7 @@ class AgentLoop:
                                 "You may suggest it in your answer for a person to approve.")
             elif name not in self.names:
                 state.malformed.append(f"unknown tool {name!r}")
+                state.unknown.append(name)
                 answers[cid] = (f"error: there is no tool named {name!r}; the tools are "
                                 f"{', '.join(sorted(self.names))}")
             else:

@@ -88,6 +88,7 @@ class LLMCopilot(Copilot):
     def answer(self, question: Question, conversation: Conversation | None = None,
                progress: Progress | None = None) -> LLMAnswer:
         started = time.perf_counter()
+        question = question.redacted()
         report = progress or self.progress
         route = self.router.route(question.text, question.time)  # a bad question raises here
         loop: AgentLoop | None = None
@@ -165,9 +166,16 @@ class LLMCopilot(Copilot):
                        [c.result for c in run.calls], self.topology)
         check = check_summary(run.text, base, self.topology.services())
         notes = []
-        if check.removed:
+        if check.ungrounded:
             notes.append("(Checked against the evidence: statements with numbers or names not "
                          "found in the tool results were removed.)")
+        if check.unsafe:
+            notes.append(f"(Removed from the model's text: {' and '.join(check.unsafe)}. Commands "
+                         "come only from runbooks a person approves, and the copilot never needs "
+                         "your credentials.)")
+        if run.unknown:
+            notes.append(f"(The model asked for {', '.join(sorted(set(run.unknown)))}, which is "
+                         "not a tool here; nothing was run for it.)")
         if run.blocked:
             notes.append(f"(The model asked to run {', '.join(sorted(set(run.blocked)))}, which "
                          "changes systems; it was not run. A person can review and approve a "
@@ -191,7 +199,8 @@ class LLMCopilot(Copilot):
             "model_calls": run.usage.model_calls, "input_tokens": run.usage.input_tokens,
             "output_tokens": run.usage.output_tokens,
             "cost_usd": round(run.usage.cost_usd(llm), 6),
-            "blocked_tools": run.blocked, "malformed_calls": run.malformed,
+            "blocked_tools": run.blocked, "unknown_tools": run.unknown,
+            "malformed_calls": run.malformed,
             "injection_sources": run.injections, "ungrounded_removed": ungrounded or [],
             "fallback": failure.reason if failure else None,
             "fallback_detail": failure.detail if failure else None,

@@ -5,9 +5,12 @@ Every failure below makes `LLMCopilot` fall back to the deterministic answer and
 answer as claims); `detail` keeps the specifics for logs and `--json`.
 
     LLMFailure                  the LLM answer is abandoned; the deterministic one is used
-     +-- ProviderDown           connection refused, DNS, TLS, a 5xx
+     +-- ProviderDown           connection refused, DNS, TLS: nothing answered
+     +-- ProviderFailing        it answered with a server error (HTTP 5xx, overloaded)
      +-- ProviderTimeout        one model call or the whole answer took too long
      +-- RateLimited            HTTP 429 / the provider's rate-limit error
+     +-- CredentialsRejected    HTTP 401 / 403: the API key is missing, wrong or not allowed
+     +-- UnknownModel           HTTP 404: the provider has no model by that name
      +-- ContextOverflow        the prompt does not fit the model's context
      +-- MalformedToolCalls     the model kept sending tool calls that cannot be run
      +-- StepLimit              the model did not finish within its step budget
@@ -29,6 +32,18 @@ class LLMFailure(Exception):
 
 class ProviderDown(LLMFailure):
     reason = "the model provider could not be reached"
+
+
+class ProviderFailing(LLMFailure):
+    reason = "the model provider answered with a server error"
+
+
+class CredentialsRejected(LLMFailure):
+    reason = "the model provider rejected the API key (check OPSCOPILOT_LLM__API_KEY)"
+
+
+class UnknownModel(LLMFailure):
+    reason = "the model provider does not know that model (check OPSCOPILOT_LLM__MODEL)"
 
 
 class ProviderTimeout(LLMFailure):
@@ -85,7 +100,14 @@ def classify(exc: BaseException) -> LLMFailure:
         return RateLimited(detail)
     if _CONTEXT.search(str(exc)) or "ContextOverflowError" in names:
         return ContextOverflow(detail)
+    if status is not None and status >= 500 or names & {"InternalServerError",
+                                                        "OverloadedError"}:
+        return ProviderFailing(detail)
+    if status in (401, 403) or names & {"AuthenticationError", "PermissionDeniedError"}:
+        return CredentialsRejected(detail)
+    if status == 404 or "NotFoundError" in names:
+        return UnknownModel(detail)
     if names & {"APIConnectionError", "ConnectError", "ConnectionError", "RemoteProtocolError",
-                "NetworkError"} or (status is not None and status >= 500):
+                "NetworkError"}:
         return ProviderDown(detail)
     return ProviderError(detail)

@@ -7,7 +7,9 @@
 - `looks_like_instructions`: flags data that talks to the assistant ("ignore previous
   instructions", "approve this", "print the token"); it is reported, never followed.
 - `check_summary`: the model's text against the evidence: sentences with numbers or service
-  names that no evidence contains, or that repeat an injected instruction, are removed.
+  names that no evidence contains, or that repeat an injected instruction, are removed; so are
+  sentences of its own that tell the reader to run a command or to hand over a credential
+  (`unsafe_advice`): commands come only from runbooks a person approves.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from bot.answer import Answer
-from bot.grounding import numbers_in, ungrounded_numbers
+from bot.grounding import misattributed_numbers, numbers_in, ungrounded_numbers
 from tools.base import Tool, ToolRegistry
 
 _INSTRUCTION = re.compile(
@@ -27,6 +29,30 @@ _INSTRUCTION = re.compile(
     r"|\bapprove\b[^.\n]{0,30}\b(?:this|it|runbook|request|change)\b"
     r"|\b(?:print|reveal|show|output|send|leak|tell)\b[^.\n]{0,25}"
     r"\b(?:token|secret|password|api[ _-]?key|credentials?|env(?:ironment)? variables?)\b")
+
+
+# What the model's own text must not tell a person: to run a command (a destructive one, or any
+# command it quotes for them to run), or to hand over a credential.
+_COMMAND = re.compile(
+    r"(?i)\brm\s+-[a-z]*[rf]|\bkubectl\s+(?:delete|drain|scale|exec|apply|rollout|cordon|edit)\b"
+    r"|\bhelm\s+(?:rollback|upgrade|uninstall|delete)\b|\bsystemctl\s+(?:restart|stop|disable)\b"
+    r"|\b(?:drop|truncate)\s+(?:table|database|schema)\b|\bcurl\b[^|\n]*\|\s*(?:sudo\s+)?(?:ba)?sh\b"
+    r"|\bsudo\s+\S|\bmkfs\b|\bdd\s+if=|\bchmod\s+-?R?\s*777\b|\b(?:shutdown|reboot)\s+-"
+    r"|\b(?:run|execute|type|paste|enter)\b[^.\n`]{0,30}`[^`\n]+`")
+_CREDENTIAL_REQUEST = re.compile(
+    r"(?i)\b(?:paste|share|send|give|provide|enter|post|type|dm|tell|show)\b[^.\n]{0,40}"
+    r"\b(?:token|password|passphrase|secret|api[ _-]?key|credentials?|private key|ssh key|"
+    r"cookie|session id|2fa|otp|mfa code)s?\b")
+
+
+def unsafe_advice(text: str) -> list[str]:
+    """What in the model's own text tells a person to run a command or share a credential."""
+    kinds = []
+    if _COMMAND.search(text):
+        kinds.append("a command to run")
+    if _CREDENTIAL_REQUEST.search(text):
+        kinds.append("a request for a credential")
+    return kinds
 
 
 def exposed_tools(registry: ToolRegistry) -> list[Tool]:
@@ -71,6 +97,7 @@ class SummaryCheck:
     removed: list[str] = field(default_factory=list)  # the sentences taken out
     ungrounded: list[str] = field(default_factory=list)  # the numbers / names that caused it
     instructions: list[str] = field(default_factory=list)
+    unsafe: list[str] = field(default_factory=list)  # kinds of unsafe advice taken out
 
 
 _SENTENCE = re.compile(r"((?<=[.!?])\s+(?=[A-Z(\"'*-])|\n+)")  # captured: kept as it was
@@ -99,13 +126,17 @@ def check_summary(text: str, answer: Answer, services: list[str]) -> SummaryChec
         if not sentence.strip():
             continue
         bad = [n for n in numbers_in(sentence) if n in unknown]
+        bad += [n for n in misattributed_numbers(sentence, answer.evidence, services)
+                if n not in bad]
         bad += [s for s in services if re.search(rf"\b{re.escape(s)}\b", sentence, re.I)
                 and s.lower() not in grounded]
         orders = looks_like_instructions(sentence)
-        if bad or orders:
+        unsafe = unsafe_advice(sentence)
+        if bad or orders or unsafe:
             check.removed.append(sentence)
             check.ungrounded += bad
             check.instructions += orders
+            check.unsafe += [u for u in unsafe if u not in check.unsafe]
         else:
             kept += [sentence, sep]
     check.text = "".join(kept).strip()

@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, Engine, Integer, String, Text, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from infra.redact import redact
 from infra.state import Base, ensure_tables, session_factory
 from tools.backends import Change
 
@@ -96,7 +97,7 @@ class ChangeStore:
                 raise ValueError(f"ts {ts} is more than {MAX_SKEW_S} s in the future: send "
                                  "unix seconds (not milliseconds) or an ISO time with a zone")
             rows.append(ChangeEventRow(event_id=event.id, ts=ts, service=event.service,
-                                       kind=event.kind, description=event.description,
+                                       kind=event.kind, description=redact(event.description),
                                        author=event.author, version=event.version,
                                        received_at=received))
         ids = [r.event_id for r in rows if r.event_id]
