@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from infra.audit_anchor import Checkpoints, audit_key, checkpoint_path
-from infra.redact import redact
+from infra.redact import redact_data
 from infra.state import Base, ensure_tables, session_factory, state_engine
 
 if TYPE_CHECKING:
@@ -93,16 +93,6 @@ def _canonical(details: dict[str, Any]) -> str:
                       default=str)
 
 
-def _redact_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {k: _redact_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redact_value(v) for v in value]
-    return value
-
-
 def entry_hash(seq: int, ts: str, actor: str, action: str, subject: str, details: str,
                prev_hash: str, key: bytes | None = None) -> str:
     """`hmac-sha256:<hex>` with a key; `sha256:<hex>` without (entries of an unkeyed log)."""
@@ -149,7 +139,7 @@ class AuditLog:
                details: dict[str, Any] | None = None) -> AuditEntry:
         """Add one entry at the head of the chain (retrying when another writer got there),
         then its signed checkpoint."""
-        text = _canonical(_redact_value(dict(details or {})))
+        text = _canonical(redact_data(dict(details or {})))
         entry = None
         for attempt in range(_RETRIES):
             try:
