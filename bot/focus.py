@@ -20,13 +20,18 @@ from tools.formatting import fmt_time
 CHANGE_LOOKBACK_S = 3 * 3600  # a change up to 3 h before the trouble may explain it
 
 _START = re.compile(r"\b(when did (this|it|that|the \w+) (start|begin)|since when|what time did|"
-                    r"how long has (this|it) been|start(ed)? time|when did .{0,20}(start|begin))\b")
+                    r"how long has (this|it) been|start(ed)? time|when did .{0,20}(start|begin)|"
+                    r"when did .{0,20}(get|got|become|turn) (slow|bad|worse|sluggish|flaky))\b")
 _IMPACT = re.compile(r"\b(impact\w*|blast radius|affected|how bad|customers? (see|hit)|"
                      r"users? (see|hit|affected)|how many (users|customers|requests))\b")
-_SUMMARY = re.compile(r"\b(summar\w+|tl;?dr|sitrep|status update|recap|where are we)\b")
+_SUMMARY = re.compile(r"\b(summar\w+|tl;?dr|sitrep|status update|recap|where are we|"
+                      r"where do we stand|(what'?s|what is) the (situation|status|state))\b")
 _HYPOTHESIS = re.compile(r"^\s*(is|could|might|can|was|would)\s+(it|this|that)\b|"
                          r"\b(be|is|was) the (cause|culprit|problem|issue)\b|"
-                         r"^\s*(is|was) (this|it) (a|an|the)\b")
+                         r"^\s*(is|was) (this|it) (a|an|the)\b|"
+                         # "is recommendation cpu bound?", "is cart leaking?": a resource verdict
+                         r"^\s*(is|was|are)\b.{0,40}\b(bound|starved|leaking|saturated|"
+                         r"exhausted|maxed( out)?)\b")
 _HYPOTHESIS_TOPICS = {
     "network": re.compile(r"\b(network\w*|packet\w*|connectivity|net)\b"),
     "deploy": re.compile(r"\b(deploy\w*|release\w*|rollout|change[sd]?|config\w*|push(ed)?)\b"),
