@@ -93,7 +93,7 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
             lines.append("Alerts firing nonetheless:")
             lines += _bullets(alerts)
         answer.findings = alerts + [f for f in findings if f.kind == "log_errors"]
-        return lead_lines(focus, anomalies, changes, [], topology) + lines
+        return lead_lines(focus, anomalies, changes, [], topology, plan.start) + lines
 
     context = by_tool.get("incident_context")
     if context is not None:
@@ -103,7 +103,8 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
             RootCause(c.service, c.metric, c.score, "; ".join(c.reasons), c.evidence)
             for c in rank_root_causes(findings, topology)
         ]
-    lines += lead_lines(focus, anomalies, changes, answer.root_causes, topology)
+    lines += lead_lines(focus, anomalies, changes, answer.root_causes, topology,
+                        plan.start)
     sick = sorted({f.service for f in anomalies})
     if named and not any(s in sick for s in named):
         head = (f"{scope} itself looks normal over {window}, but services it depends on do not "

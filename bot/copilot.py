@@ -35,9 +35,11 @@ _FOLLOW_UP = re.compile(
 
 # A request to act, by the verbs of the executable runbooks (knowledge/runbooks/library: clear,
 # drain, fail over, flush, raise, restart, roll back, rotate, scale, toggle) and their usual
-# synonyms: "restart payment pls", "raise pool size payment" ask for a runbook, not a reading.
+# synonyms: "restart payment pls", "raise pool size payment", "is it safe to raise the pool?"
+# ask for a runbook (its plan, risk and approval), not a reading.
 _ACTION = re.compile(
-    r"^\s*(?:(?:pls|please|can you|could you|let'?s|we should|should we|go)\s+)*"
+    r"^\s*(?:(?:pls|please|can you|could you|can we|can i|let'?s|we should|should we|"
+    r"should i|is it (?:safe|ok) to|ok to|go)\s+)*"
     r"(?:clear|drain|fail ?over|flush|raise|restart|roll ?back|rotate|scale(?: out| up)?|"
     r"toggle|revert|reboot|redeploy)\b", re.IGNORECASE)
 
@@ -103,6 +105,13 @@ class Copilot:
                 services = services[:1]  # traces through the top suspect
             if services:
                 about_now = f"(about the current incident: {', '.join(services)})\n"
+        elif not unsure and services and not context_query \
+                and route.intent in ("similar_incidents", "runbook"):
+            # "has payment done this before?" while payment is a suspect of the live incident:
+            # match past incidents on the incident's symptoms too, not on the words alone.
+            query, suspects = self._current_incident(default_start, now)
+            if set(services) & set(suspects):
+                context_query = query
 
         # "error rate vs yesterday": now against the same moment then, not yesterday's window.
         compared = find_comparison(question.text, question.time) \
@@ -187,6 +196,10 @@ class Copilot:
         floor = self.settings.router.min_confidence
         if route.intent != "runbook" and _ACTION.search(text):
             return replace(route, intent="runbook", confidence=max(route.confidence, floor))
+        if route.intent == "help" and (ents.services or question_focus(text, []) is not None):
+            # "can you check redis", "recap pls": help about a named service, or a question
+            # about the incident, is a look at it
+            return replace(route, intent="investigate")
         unsure = route.confidence < floor
         vague = route.intent in ("help", "out_of_scope") and route.confidence < 0.5
         if not (unsure or vague):

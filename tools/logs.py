@@ -148,7 +148,8 @@ class SearchLogs:
                 if second is not None:
                     n = kinds[_kind(second.template)]
                     values.update(error2_template=second.template, error2_lines=n)
-                    text += f"; also \"{second.template}\" ({n} lines of that kind)"
+                    text += (f"; also \"{second.template}\" ({n} line{'s' * (n != 1)} of "
+                             "that kind)")
                 score = min(1.0, errors / (10 * max(expected, 1.0))) if unusual else 0.1
                 findings.append(Finding("log_errors", service, text, score,
                                         value=float(errors), since=since,
