@@ -114,7 +114,7 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
             lines += _bullets(alerts)
         lines += _not_checked(by_tool.get("incident_context"))
         answer.findings = alerts + [f for f in findings if f.kind == "log_errors"]
-        return lead_lines(focus, anomalies, changes, [], topology) + lines
+        return lead_lines(focus, anomalies, changes, [], topology, plan.start) + lines
 
     context = by_tool.get("incident_context")
     if context is not None:
@@ -124,7 +124,8 @@ def _investigate(answer: Answer, plan: Plan, results: list[ToolResult],
             RootCause(c.service, c.metric, c.score, "; ".join(c.reasons), c.evidence)
             for c in rank_root_causes(findings, topology)
         ]
-    lines += lead_lines(focus, anomalies, changes, answer.root_causes, topology)
+    lines += lead_lines(focus, anomalies, changes, answer.root_causes, topology,
+                        plan.start)
     sick = sorted({f.service for f in anomalies})
     if named and not any(s in sick for s in named):
         head = (f"{scope} itself looks normal over {window}, but services it depends on do not "
@@ -268,7 +269,11 @@ def _runbooks(answer: Answer, results: list[ToolResult]) -> list[str]:
     """The written runbooks that fit, then the executable ones: each with its dry-run plan and
     how to request it (it runs only once approved)."""
     proposed = next((r for r in results if r.tool == "propose_runbooks"), None)
-    lines = _listing(answer, [r for r in results if r is not proposed], "No runbook found.")
+    changes = next((r for r in results if r.tool == "recent_changes"), None)
+    lines = _listing(answer, [r for r in results if r not in (proposed, changes)],
+                     "No runbook found.")
+    if changes is not None:
+        lines += _rollback_target(answer, changes)
     if proposed is None or proposed.status is not ToolStatus.NEEDS_APPROVAL:
         return lines
     answer.findings += proposed.findings
@@ -285,6 +290,21 @@ def _runbooks(answer: Answer, results: list[ToolResult]) -> list[str]:
         cli = " ".join(["opscopilot runbook request", p["runbook"],
                         *(f"--param {pair}" for pair in pairs)])
         lines.append(f"  request it: `{slack}` in Slack, or `{cli}`")
+    return lines
+
+
+def _rollback_target(answer: Answer, changes: ToolResult) -> list[str]:
+    """ "Roll back to which version?": per service, its last deploy and the version before it."""
+    lines, seen = [], set()
+    evidence = {e.id: e.values for e in changes.evidence}
+    for f in changes.findings:  # newest first
+        v = evidence.get(f.evidence[0], {}) if f.evidence else {}
+        if v.get("kind") != "deploy" or not v.get("previous_version") or f.service in seen:
+            continue
+        seen.add(f.service)
+        answer.findings.append(f)
+        lines.append(f"Rolling back {f.service} returns it to {v['previous_version']}, the "
+                     f"version before its last {f.text}.")
     return lines
 
 

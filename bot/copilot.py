@@ -33,6 +33,17 @@ _FOLLOW_UP = re.compile(
     r"what about|how about|and)\b", re.IGNORECASE)
 
 
+# A request to act, by the verbs of the executable runbooks (knowledge/runbooks/library: clear,
+# drain, fail over, flush, raise, restart, roll back, rotate, scale, toggle) and their usual
+# synonyms: "restart payment pls", "raise pool size payment", "is it safe to raise the pool?"
+# ask for a runbook (its plan, risk and approval), not a reading.
+_ACTION = re.compile(
+    r"^\s*(?:(?:pls|please|can you|could you|can we|can i|let'?s|we should|should we|"
+    r"should i|is it (?:safe|ok) to|ok to|go)\s+)*"
+    r"(?:clear|drain|fail ?over|flush|raise|restart|roll ?back|rotate|scale(?: out| up)?|"
+    r"toggle|revert|reboot|redeploy)\b", re.IGNORECASE)
+
+
 @dataclass
 class Conversation:
     """What a thread has been about, so a follow-up can leave the service unsaid."""
@@ -58,7 +69,15 @@ class Copilot:
         started = time.perf_counter()
         question = question.redacted()
         now = int(question.time.timestamp())
-        route = self._settle(self.router.route(question.text, question.time))
+        route = self._settle(self.router.route(question.text, question.time), question.text)
+        if route.intent == "investigate" and route.entities.metrics \
+                and find_comparison(question.text, question.time) is not None:
+            # "checkout errors vs an hour ago" compares a metric: a metrics question.
+            route = replace(route, intent="metrics")
+        elif route.intent == "metrics" and (hunch := question_focus(
+                question.text, list(route.entities.services))) and hunch.kind == "hypothesis":
+            # "is recommendation cpu bound?" asks for a verdict on a cause, not a reading.
+            route = replace(route, intent="investigate")
         ents = route.entities
         services = list(ents.services)
         follow_up = False
@@ -78,12 +97,22 @@ class Copilot:
         default_start = now - 60 * self.settings.router.default_window_minutes
         unsure = route.confidence < self.settings.router.min_confidence and route.intent != "help"
         if not unsure and not services and not context_query \
-                and route.intent in ("similar_incidents", "runbook"):
-            # Outside a thread, "have we seen this before?" and "what should I do?" mean the
-            # incident in front of you: what is abnormal right now, and its suspects.
+                and route.intent in ("similar_incidents", "runbook", "traces"):
+            # Outside a thread, "have we seen this before?", "what should I do?" and "top 5
+            # slowest endpoints" mean the incident in front of you: what is abnormal right now,
+            # and its suspects.
             context_query, services = self._current_incident(default_start, now)
+            if route.intent == "traces":
+                services = services[:1]  # traces through the top suspect
             if services:
                 about_now = f"(about the current incident: {', '.join(services)})\n"
+        elif not unsure and services and not context_query \
+                and route.intent in ("similar_incidents", "runbook"):
+            # "has payment done this before?" while payment is a suspect of the live incident:
+            # match past incidents on the incident's symptoms too, not on the words alone.
+            query, suspects = self._current_incident(default_start, now)
+            if set(services) & set(suspects):
+                context_query = query
 
         # "error rate vs yesterday": now against the same moment then, not yesterday's window.
         compared = find_comparison(question.text, question.time) \
@@ -159,17 +188,30 @@ class Copilot:
             return "", []
         return incident_context(result.findings, self.topology)
 
-    def _settle(self, route: Route) -> Route:
+    def _settle(self, route: Route, text: str) -> Route:
         """A fragment the classifier is unsure of ("frontend error % rn", "OOM stuff") is still
-        about what it names: a metric is a metrics question, a service alone an investigation."""
+        about what it names: a metric is a metrics question, a service alone an investigation;
+        a terse question about the incident ("start time?") an investigation; a request to act
+        ("raise pool size payment") a runbook question."""
         ents = route.entities
-        unsure = route.confidence < self.settings.router.min_confidence
+        floor = self.settings.router.min_confidence
+        if route.intent != "runbook" and _ACTION.search(text):
+            return replace(route, intent="runbook", confidence=max(route.confidence, floor))
+        if route.intent == "help" and (ents.services or question_focus(text, []) is not None):
+            # "can you check redis", "recap pls": help about a named service, or a question
+            # about the incident, is a look at it
+            return replace(route, intent="investigate")
+        unsure = route.confidence < floor
         vague = route.intent in ("help", "out_of_scope") and route.confidence < 0.5
-        if not (unsure or vague) or not (ents.metrics or ents.services):
+        if not (unsure or vague):
+            return route
+        if question_focus(text, list(ents.services)) is not None:
+            # "start time?", "blast radius": a question about the incident, however terse.
+            return replace(route, intent="investigate", confidence=max(route.confidence, floor))
+        if not (ents.metrics or ents.services):
             return route
         intent = "metrics" if ents.metrics else "investigate"
-        return replace(route, intent=intent,
-                       confidence=max(route.confidence, self.settings.router.min_confidence))
+        return replace(route, intent=intent, confidence=max(route.confidence, floor))
 
     def _unsure(self, question: Question, route: Route) -> Answer:
         options = ", ".join(intent for intent, _ in route.alternatives)

@@ -20,13 +20,21 @@ from tools.formatting import fmt_time
 CHANGE_LOOKBACK_S = 3 * 3600  # a change up to 3 h before the trouble may explain it
 
 _START = re.compile(r"\b(when did (this|it|that|the \w+) (start|begin)|since when|what time did|"
-                    r"how long has (this|it) been|start(ed)? time|when did .{0,20}(start|begin))\b")
+                    r"how long has (this|it) been|start(ed)? time|when did .{0,20}(start|begin)|"
+                    r"when did .{0,20}(get|got|become|turn) (slow|bad|worse|sluggish|flaky))\b")
 _IMPACT = re.compile(r"\b(impact\w*|blast radius|affected|how bad|customers? (see|hit)|"
                      r"users? (see|hit|affected)|how many (users|customers|requests))\b")
-_SUMMARY = re.compile(r"\b(summar\w+|tl;?dr|sitrep|status update|recap|where are we)\b")
+_SUMMARY = re.compile(r"\b(summar\w+|tl;?dr|sitrep|status update|recap|where are we|"
+                      r"where do we stand|(what'?s|what is) the (situation|status|state))\b|"
+                      r"^\s*status\b")
 _HYPOTHESIS = re.compile(r"^\s*(is|could|might|can|was|would)\s+(it|this|that)\b|"
                          r"\b(be|is|was) the (cause|culprit|problem|issue)\b|"
-                         r"^\s*(is|was) (this|it) (a|an|the)\b")
+                         r"^\s*(is|was) (this|it) (a|an|the)\b|"
+                         r"^\s*(is|was|could)\s+[\w-]+\s+(be\s+)?the\s+(root\s+)?"
+                         r"(cause|culprit|problem|issue)\b|"
+                         # "is recommendation cpu bound?", "is cart leaking?": a resource verdict
+                         r"^\s*(is|was|are)\b.{0,40}\b(bound|starved|leaking|saturated|"
+                         r"exhausted|maxed( out)?)\b")
 _HYPOTHESIS_TOPICS = {
     "network": re.compile(r"\b(network\w*|packet\w*|connectivity|net)\b"),
     "deploy": re.compile(r"\b(deploy\w*|release\w*|rollout|change[sd]?|config\w*|push(ed)?)\b"),
@@ -35,8 +43,12 @@ _HYPOTHESIS_TOPICS = {
     "memory": re.compile(r"\b(memory|mem|oom|heap|leak)\b"),
     "disk": re.compile(r"\b(disk|storage|volume)\b"),
     "connections": re.compile(r"\b(pool|connections?)\b"),
+    "certificate": re.compile(r"\b(cert\w*|tls|ssl)\b"),
 }
-_RESOURCE = {"cpu", "memory", "disk", "connections"}
+# A resource topic is judged on its metric ("is it the pool?": connections).
+_RESOURCE = {"cpu": "cpu", "memory": "memory", "disk": "disk", "connections": "connections",
+             "certificate": "cert_expiry"}
+_RESOURCE_WORDS = {"connections": "connection pool", "certificate": "the TLS certificate"}
 
 
 @dataclass(frozen=True)
@@ -62,13 +74,17 @@ def question_focus(text: str, services: list[str]) -> Focus | None:
     return None
 
 
-def _onset(anomalies: list[Finding]) -> Finding | None:
+def _onset(anomalies: list[Finding], window_start: int | None = None) -> Finding | None:
+    """The first dated anomaly; one dated at the window's opening was only *already* abnormal
+    then (an expiring certificate), so one that began inside the window is preferred."""
     dated = [f for f in anomalies if f.since is not None]
+    inside = [f for f in dated if window_start is None or (f.since or 0) > window_start]
+    dated = inside or dated
     return min(dated, key=lambda f: (f.since or 0, -f.score)) if dated else None
 
 
-def _start_line(anomalies: list[Finding]) -> str:
-    first = _onset(anomalies)
+def _start_line(anomalies: list[Finding], window_start: int | None = None) -> str:
+    first = _onset(anomalies, window_start)
     if first is None or first.since is None:
         return "I cannot date the start: the anomalies were already there when the window opened."
     return f"It started at {fmt_time(first.since)}, first seen as: {first.text}."
@@ -124,8 +140,8 @@ def _hypothesis_lines(focus: Focus, anomalies: list[Finding], changes: list[Find
             lines.append("I have no DNS data, so I cannot confirm or rule DNS out"
                          + (f"; what I can see points at {top}." if top else "."))
         elif topic in _RESOURCE:
-            hit = sorted(s for s, ms in by_service.items() if topic in ms)
-            word = topic.replace("connections", "connection pool")
+            hit = sorted(s for s, ms in by_service.items() if _RESOURCE[topic] in ms)
+            word = _RESOURCE_WORDS.get(topic, topic)
             lines.append(f"Yes, {word} is abnormal on {', '.join(hit)}." if hit else
                          f"Unlikely: no service shows abnormal {word} over this window.")
     return lines
@@ -159,17 +175,19 @@ def _network_verdict(top: str | None, by_service: dict[str, set[str]]) -> str:
 
 
 def lead_lines(focus: Focus | None, anomalies: list[Finding], changes: list[Finding],
-               causes: list[RootCause], topology: TopologySource) -> list[str]:
+               causes: list[RootCause], topology: TopologySource,
+               window_start: int | None = None) -> list[str]:
     """The answer's opening lines for a focused question; [] for a plain investigation."""
     if focus is None:
         return []
     if focus.kind == "start":
-        return [_start_line(anomalies)] if anomalies else []
+        return [_start_line(anomalies, window_start)] if anomalies else []
     if focus.kind == "impact":
         return _impact_lines(anomalies, topology) if anomalies else []
     if focus.kind == "summary":
         if not anomalies:
             return []
         cause = f" Most likely cause: {causes[0].service}." if causes else ""
-        return [f"Summary: {_start_line(anomalies)}{cause}", *_impact_lines(anomalies, topology)]
+        return [f"Summary: {_start_line(anomalies, window_start)}{cause}",
+                *_impact_lines(anomalies, topology)]
     return _hypothesis_lines(focus, anomalies, changes, causes)

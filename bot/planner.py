@@ -20,6 +20,8 @@ from tools.rootcause import rank_root_causes
 FORECAST_WORDS = re.compile(r"\b(fill(s|ing)? up|run(s|ning)? out|when will|how long (until|"
                             r"before|till)|saturat\w*|capacity|forecast|exhaust\w*|headroom)\b",
                             re.IGNORECASE)
+ROLLBACK_WORDS = re.compile(r"\b(roll(ing|ed)?[ -]?back|revert\w*|undo|previous (version|release)|"
+                            r"prev version|downgrade)\b", re.IGNORECASE)
 CHANGES_LOOKBACK_S = 3 * 3600  # deploys up to 3 h before the window can explain it
 CHANGES_DEFAULT_S = 24 * 3600  # "what changed?" with no window: the last day
 INCIDENT_WINDOW_S = 3600  # "what changed?" also asks whether anything is broken in the last hour
@@ -128,6 +130,11 @@ def make_plan(
             # The executable runbooks that fit, with their dry-run plans: what to request.
             plan.calls.append(ToolCall("propose_runbooks", {"text": query, "services": services,
                                                             "k": 2}))
+        if intent == "runbook" and services and ROLLBACK_WORDS.search(question) \
+                and "recent_changes" in available_tools:
+            # "Roll back to which version?": the last deploys name the version to return to.
+            plan.calls.append(ToolCall("recent_changes", {
+                "services": services, "start": end - CHANGES_DEFAULT_S, "end": end}))
     elif needed:
         plan.scope = services
         plan.calls.append(ToolCall(needed[0], {"services": services, "start": start,

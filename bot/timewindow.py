@@ -270,7 +270,7 @@ class Comparison:
 
 _COMPARE = re.compile(
     r"\b(?:vs\.?|versus|compared? (?:to|with)|than|against|relative to)\s+(?:the\s+)?"
-    r"(?:same (?:time|moment|hour)\s+)?(yesterday|last week|a week ago|this morning|"
+    r"(?:same (?:time|moment|hour)\s+)?(yesterday|yday|yest|last week|a week ago|this morning|"
     r"an hour ago|(\d+)\s*(h|hr|hrs|hours?|d|days?)\s+ago)\b")
 _MORNING_HOUR = 9  # "this morning" is read as 09:00 UTC
 
@@ -281,7 +281,7 @@ def find_comparison(text: str, now: datetime) -> Comparison | None:
     if m is None:
         return None
     what = m.group(1)
-    if what == "yesterday":
+    if what in ("yesterday", "yday", "yest"):
         return Comparison(86400, "the same time yesterday")
     if what in ("last week", "a week ago"):
         return Comparison(7 * 86400, "the same time last week")

@@ -1,6 +1,6 @@
 """The CI regression gate: run the deterministic eval suite, compare with evals/baseline.json.
 
-    .venv/bin/python -m evals.gate [--tag T] [--update]
+    .venv/bin/python -m evals.gate [--tag T] [--by split|class|capability] [--update]
 
 Exit 0 when no score fell below the baseline by more than its tolerance, 1 when one did (the
 regressed cases are named), 2 on bad input. `--update` rewrites the baseline from this run
@@ -17,6 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tag", action="append", default=[], help="only cases with this tag")
     parser.add_argument("--update", action="store_true", help="rewrite the baseline from this run")
+    parser.add_argument("--by", default="capability",
+                        help="group the score table by capability (default) or by a tag "
+                             "prefix: split (held-out / dev), class (on-call question classes)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1: steady on a shared CI machine; 0: "
                              "torch's default)")
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     o = run["summary"]["overall"]
     print(f"run {run['id']}: {int(o['cases'])} cases in {run['duration_s']:.0f} s, "
           f"passed {o['passed']:.1%}; stored in {path}")
-    print(markdown_table(run))
+    print(markdown_table(run, by=args.by))
     if baseline is None:
         print(f"baseline written to {save_baseline(make_baseline(run))}")
         return 0

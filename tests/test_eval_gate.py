@@ -56,3 +56,32 @@ def test_compare_runs():
     assert cmp.broken == ["rca-2"] and cmp.fixed == []
     row = next(r for r in cmp.rows if r[0] == "overall" and r[1] == "passed")
     assert row[2] == 1.0 and row[3] is not None and row[3] < 1.0
+
+
+def test_splits_are_scored_and_gated_apart():
+    def tagged(case_id: str, split: str, ok: bool) -> CaseResult:
+        r = result(case_id, "rca", ok)
+        r.tags = ["rca", f"split:{split}"]
+        return r
+
+    base = [tagged(f"d{i}", "dev", True) for i in range(20)] + [
+        tagged(f"h{i}", "heldout", True) for i in range(5)]
+    splits = summarize(base)["splits"]
+    assert set(splits) == {"split:dev", "split:heldout"} and splits["split:heldout"]["cases"] == 5
+    # one held-out case falling is 0.04 overall (inside 0.05) but 0.2 of its split
+    worse = base[:-1] + [tagged("h4", "heldout", False)]
+    gate = check_gate(worse, make_baseline(run_of(base), tolerance={"overall": 0.05,
+                                                                    "capability": 0.10}))
+    assert any(r.startswith("split:heldout passed: 1.000 -> 0.800") for r in gate.regressions)
+    assert not any(r.startswith("overall") for r in gate.regressions)
+
+
+def test_the_table_can_be_grouped_by_a_tag_prefix():
+    from bot.evaluation.report import markdown_table
+
+    r = result("a", "rca", True)
+    r.tags = ["rca", "split:heldout", "class:typo"]
+    run = run_of([r]) | {"mode": "sandbox", "duration_s": 1.0}
+    run["summary"]["overall"] |= {"p50_ms": 1.0, "p95_ms": 1.0}
+    table = markdown_table(run, by="split")
+    assert table.startswith("| split | cases |") and "| split:heldout | 1 |" in table

@@ -124,3 +124,44 @@ def test_slowest_endpoints_come_from_the_traces_operations(runtime_for):
     ops = [f for f in answer.findings if f.kind == "trace_operation"]
     assert len(ops) == 5 and ops[0].text.startswith("slow operation: ")
     assert any("CurrencyService/Convert on currency" in f.text for f in ops), [f.text for f in ops]
+
+
+def test_endpoints_of_the_incident_list_its_own_operations_first_with_failures(runtime_for):
+    answer = ask(runtime_for("bad-deploy-checkout"), "top 5 slowest endpoints")
+    assert answer.intent == "traces" and answer.services == ["checkout"], answer.summary
+    ops = [f for f in answer.findings if f.kind == "trace_operation"]
+    assert ops[0].service == "checkout" and "CheckoutService/PlaceOrder" in ops[0].text
+    assert ops[0].text.endswith(" failed"), ops[0].text  # the bad deploy fails a share of them
+
+
+def test_roll_back_to_which_version_names_the_previous_one(seeded_for):
+    answer = ask(seeded_for("bad-deploy-checkout"), "roll back to which version")
+    assert answer.intent == "runbook" and "recent_changes" in answer.tools
+    assert "Rolling back checkout returns it to v3.11.9" in answer.summary, answer.summary
+
+
+@pytest.mark.parametrize(("scenario", "text", "runbook"), [
+    ("pool-exhaustion-payment", "raise pool size payment", "raise-connection-pool"),
+    ("disk-full-postgres", "clear disk on postgres pls", "clear-disk"),
+])
+def test_a_request_to_act_gets_the_runbook_not_a_reading(seeded_for, scenario, text, runbook):
+    answer = ask(seeded_for(scenario), text)
+    assert answer.intent == "runbook", answer.summary
+    assert any(runbook in r.name for r in answer.runbooks), [r.name for r in answer.runbooks]
+
+
+def test_a_log_answer_names_a_second_kind_of_error(runtime_for):
+    answer = ask(runtime_for("bad-deploy-catalog"), "catalog err logs pls")
+    errors = next(f for f in answer.findings if f.kind == "log_errors")
+    # ground truth: the bad deploy panics and throws, each split per handler
+    assert "Unhandled exception" in errors.text and "nil pointer" in errors.text, errors.text
+
+
+@pytest.mark.parametrize(("text", "intent", "says"), [
+    ("start time?", "investigate", "It started at 20:15 UTC"),
+    ("checkout errs now vs 1h ago", "metrics", "1 hours ago"),
+    ("whats the err % on checkout vs yday", "metrics", "the same time yesterday"),
+])
+def test_terse_incident_questions_and_comparisons(runtime_for, text, intent, says):
+    answer = ask(runtime_for("dependency-down-redis"), text)
+    assert answer.intent == intent and says in answer.summary, answer.summary

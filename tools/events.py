@@ -16,6 +16,15 @@ from tools.metrics import Window
 from tools.rca.graph import graph_from_topology
 
 
+def previous_version(description: str, version: str) -> str:
+    """The version a deploy replaced, from the "<old> -> <new>" its description ends with
+    (every changes backend writes deploys so); "" when it does not say."""
+    old, arrow, new = description.rpartition(" -> ")
+    if not arrow or not version or new.strip() != version:
+        return ""
+    return old.rsplit(" ", 1)[-1]
+
+
 class RecentChangesParams(Window):
     services: list[str] = Field(
         default_factory=list, description="services whose changes to list; empty means all"
@@ -45,6 +54,7 @@ class RecentChanges:
                           c.description,
                           {"at": fmt_time(c.ts), "service": c.service, "kind": c.kind,
                            "description": c.description, "version": c.version,
+                           "previous_version": previous_version(c.description, c.version),
                            "author": c.author})
             evidence.append(ev)
             kind = "deploy" if c.kind == "deploy" else "config change"

@@ -32,6 +32,12 @@ class TemplateStats:
     sample: str
 
 
+def _kind(template: str) -> str:
+    """What kind of error a template is, by its first two words ("panic: runtime",
+    "Unhandled exception"): templates that differ only further on are the same failure."""
+    return " ".join(template.split()[:2]).lower()
+
+
 def summarise(lines: list[LogLine],
               templates: list[LineTemplate] | None = None) -> list[TemplateStats]:
     """Group lines by template, most frequent first; `templates` are the lines' templates from
@@ -147,6 +153,17 @@ class SearchLogs:
                         f"({before_counts.get(service, 0)} in the hour before); most common: "
                         f"\"{main.template}\" ({main.count} times, first at "
                         f"{fmt_time(main.first)})")
+                # A fault often fails two ways (a panic and the handler's exception), each split
+                # per handler: the commonest error of another kind is named too, with all the
+                # lines of its kind, so a near tie does not hide the other symptom.
+                kinds = Counter(_kind(t.template) for t in grouped if t.level == "ERROR")
+                second = next((t for t in grouped if t.level == "ERROR"
+                               and _kind(t.template) != _kind(main.template)), None)
+                if second is not None:
+                    n = kinds[_kind(second.template)]
+                    values.update(error2_template=second.template, error2_lines=n)
+                    text += (f"; also \"{second.template}\" ({n} line{'s' * (n != 1)} of "
+                             "that kind)")
                 score = min(1.0, errors / (10 * max(expected, 1.0))) if unusual else 0.1
                 findings.append(Finding("log_errors", service, text, score,
                                         value=float(errors), since=since,

@@ -32,21 +32,28 @@ def self_times(trace: Trace) -> dict[str, float]:
 
 
 def _slowest_operations(traces: list[Trace], values: dict[str, object], ev_id: str,
-                        limit: int = TOP_OPERATIONS) -> list[Finding]:
-    """The operations (endpoints, RPC methods) with the highest p95 span duration, each seen at
-    least MIN_OPERATION_SPANS times: "top 5 slowest endpoints"."""
+                        service: str | None = None, limit: int = TOP_OPERATIONS
+                        ) -> list[Finding]:
+    """The operations (endpoints, RPC methods, queries) with the highest p95 span duration, each
+    seen at least MIN_OPERATION_SPANS times, with how many of their spans failed: "top 5 slowest
+    endpoints". Asked about one service, its own operations come first (the traces through it
+    also carry its callers' endpoints, which are slow because they wait for it)."""
     durations: dict[tuple[str, str], list[float]] = defaultdict(list)
+    failed: Counter[tuple[str, str]] = Counter()
     for trace in traces:
         for span in trace.spans:
             durations[(span.service, span.operation)].append(span.duration_ms)
-    ranked = sorted(((float(np.percentile(d, 95)), len(d), key) for key, d in durations.items()
-                     if len(d) >= MIN_OPERATION_SPANS), reverse=True)[:limit]
+            failed[(span.service, span.operation)] += span.error
+    ranked = sorted(((key[0] != service, -float(np.percentile(d, 95)), len(d), key)
+                     for key, d in durations.items() if len(d) >= MIN_OPERATION_SPANS))[:limit]
     out = []
-    for rank, (p95, n, (svc, op)) in enumerate(ranked, 1):
-        values[f"operation{rank}"] = f"{svc} {op} p95 {p95:.0f} ms over {n} spans"
+    for rank, (_, neg_p95, n, (svc, op)) in enumerate(ranked, 1):
+        p95, errors = -neg_p95, failed[(svc, op)]
+        failing = f", {errors} failed" if errors else ""
+        values[f"operation{rank}"] = f"{svc} {op} p95 {p95:.0f} ms over {n} spans{failing}"
         out.append(Finding("trace_operation", svc,
                            f"slow operation: {op} on {svc}, p95 {p95:.0f} ms over "
-                           f"{n} spans", 0.4 - 0.01 * rank, evidence=[ev_id]))
+                           f"{n} spans{failing}", 0.4 - 0.01 * rank, evidence=[ev_id]))
     return out
 
 
@@ -115,7 +122,7 @@ class SearchTraces:
                 f"{n} failing spans come from {err_svc}; {values['error_traces']} of "
                 f"{len(traces)} traces have an error", min(1.0, n / len(traces)),
                 evidence=[ev.id]))
-        findings += _slowest_operations(traces, values, ev.id)
+        findings += _slowest_operations(traces, values, ev.id, service)
         return ToolResult(self.name, ToolStatus.OK,
                           f"{len(traces)} traces through {service or 'any service'} in {window}",
                           findings, [ev], data={"traces": len(traces)})

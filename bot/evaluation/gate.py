@@ -110,6 +110,10 @@ def check_gate(results: list[CaseResult], baseline: dict[str, Any]) -> GateResul
     scopes = [("overall", b_sum["overall"], n_sum["overall"], tol["overall"])]
     scopes += [(cap, b_sum["capabilities"][cap], n_sum["capabilities"].get(cap, {}),
                 tol["capability"]) for cap in b_sum["capabilities"]]
+    # A split (held-out, dev) is gated like a capability: the held-out part cannot fall
+    # quietly while the dev part rises.
+    scopes += [(split, b_sum["splits"][split], n_sum["splits"].get(split, {}),
+                tol["capability"]) for split in b_sum.get("splits", {})]
     for scope, b, n, t in scopes:
         for name in SCORES:
             bv, nv = b.get(name), n.get(name)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from bot.evaluation.runner import SCORES
+from bot.evaluation.runner import SCORES, CaseResult, summarize_by_tag
 
 TREND = ("passed", "routing", "fact_recall", "groundedness", "rca_ac1", "runbook_hit3")
 _CSS = """body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;
@@ -95,15 +95,19 @@ Latency p50 {summary["overall"]["p50_ms"]:.0f} ms, p95 {summary["overall"]["p95_
 """
 
 
-def markdown_table(run: dict[str, Any]) -> str:
-    """The run's per-capability scores as a Markdown table (for the README), with its
-    provenance underneath."""
+def markdown_table(run: dict[str, Any], by: str = "capability") -> str:
+    """The run's scores as a Markdown table (for the README), with its provenance underneath:
+    per capability, or (`by` another word, e.g. "split" or "class") per tag `<by>:...`."""
     cols = ("passed", "routing", "tools", "fact_recall", "fact_precision", "groundedness",
             "rca_ac1", "rca_ac3", "incident_recall3", "runbook_hit3", "refusal", "no_problem")
     summary = run["summary"]
-    lines = ["| capability | cases | " + " | ".join(cols) + " |",
+    if by == "capability":
+        groups = summary["capabilities"]
+    else:
+        groups = summarize_by_tag([CaseResult.from_dict(r) for r in run["results"]], f"{by}:")
+    lines = [f"| {by} | cases | " + " | ".join(cols) + " |",
              "| --- | ---: | " + " | ".join("---:" for _ in cols) + " |"]
-    for scope, row in [("**overall**", summary["overall"]), *summary["capabilities"].items()]:
+    for scope, row in [("**overall**", summary["overall"]), *groups.items()]:
         cells = ["-" if row.get(c) is None else f"{row[c]:.2f}" for c in cols]
         lines.append(f"| {scope} | {int(row['cases'])} | " + " | ".join(cells) + " |")
     o = summary["overall"]

@@ -207,9 +207,22 @@ def _aggregate(results: Sequence[CaseResult]) -> dict[str, float | None]:
 
 
 def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
-    """{"overall": {score: value}, "capabilities": {capability: {score: value}}}."""
+    """{"overall": {score: value}, "capabilities": {capability: {score: value}},
+    "splits": {"split:<name>": {score: value}}} (splits only for cases tagged `split:...`)."""
     by_cap: dict[str, list[CaseResult]] = defaultdict(list)
     for r in results:
         by_cap[r.capability].append(r)
     return {"overall": _aggregate(results),
-            "capabilities": {cap: _aggregate(rs) for cap, rs in sorted(by_cap.items())}}
+            "capabilities": {cap: _aggregate(rs) for cap, rs in sorted(by_cap.items())},
+            "splits": summarize_by_tag(results, "split:")}
+
+
+def summarize_by_tag(results: Sequence[CaseResult], prefix: str) -> dict[str, dict[str, Any]]:
+    """Scores per tag that starts with `prefix` (e.g. "split:" -> split:dev, split:heldout;
+    "class:" -> the on-call question classes). A case with no such tag is in none."""
+    groups: dict[str, list[CaseResult]] = defaultdict(list)
+    for r in results:
+        for tag in r.tags:
+            if tag.startswith(prefix):
+                groups[tag].append(r)
+    return {tag: _aggregate(rs) for tag, rs in sorted(groups.items())}

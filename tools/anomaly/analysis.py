@@ -88,6 +88,16 @@ def detector_onset(metric: str, timestamps: np.ndarray, values: np.ndarray, wind
     return None if found is None else first_onset(found[1], direction, window_start, window_end)
 
 
+def _excursion_start(ts: np.ndarray, excess: np.ndarray, since: int, margin: float) -> int:
+    """Walk a flagged onset back to where the excursion left the noise band: a slow ramp (a
+    leak, a filling disk) crosses the threshold minutes after it began. `excess` is the signed
+    distance from the baseline in the bad direction."""
+    i = int(np.searchsorted(ts, since))
+    while i > 0 and excess[i - 1] > margin:
+        i -= 1
+    return int(ts[i]) if i < len(ts) else since
+
+
 def compare_to_baseline(
     metric: str,
     timestamps: np.ndarray,
@@ -153,6 +163,9 @@ def compare_to_baseline(
         if candidates.size:
             stayed = int(w_ts[candidates[0]])
             since = stayed if since is None else min(since, stayed)
+        if since is not None:
+            since = _excursion_start(w_ts, sign * (w_vs - baseline), since,
+                                     max(2 * spread, 0.05 * threshold))
     return Comparison(
         current=current,
         baseline=baseline,
