@@ -5,6 +5,7 @@ HorizontalPodAutoscaler v2 and their List wrappers), for pointing the real `kube
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -50,10 +51,8 @@ class KubeApi:
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
             def do_POST(self) -> None:  # noqa: N802 - a read-only client never gets here
                 api.requests.append(("POST", self.path, ""))

@@ -246,3 +246,24 @@ def test_settings_read_the_kubernetes_section(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("OPSCOPILOT_KUBERNETES__NAMESPACES", "[]")
     with pytest.raises(SettingsError, match="OPSCOPILOT_KUBERNETES__NAMESPACES"):
         load_settings()
+
+
+def test_the_runtime_wires_the_cluster_from_settings(api: KubeApi, tmp_path: Path) -> None:
+    from bot.app import build_backends, build_registry, kubernetes_source
+    from infra.settings import SettingsError, load_settings
+
+    api.put("pods", "shop", pod("cart-1", "cart"))
+    config = write_kubeconfig(tmp_path, api.url)
+    settings = load_settings(kubernetes={"enabled": True, "kubeconfig": str(config),
+                                         "namespaces": ["shop"], "timeout_s": 1})
+    backends, _ = build_backends(settings, "quiet")
+    source = kubernetes_source(settings, backends)
+    registry = build_registry(backends, kubernetes=source)
+    result = registry.run("kubernetes_diagnose", {"services": ["cart"]})
+    assert result.summary == "no Kubernetes problems in namespace shop: 1 pod healthy"
+    assert [h.line() for h in backends.health.states()] == [f"Kubernetes at {api.url}: ok"]
+    off = load_settings()
+    assert kubernetes_source(off, backends) is None
+    bad = load_settings(kubernetes={"enabled": True, "kubeconfig": str(tmp_path / "missing")})
+    with pytest.raises(SettingsError, match="OPSCOPILOT_KUBERNETES__KUBECONFIG"):
+        kubernetes_source(bad, backends)

@@ -65,7 +65,7 @@ def api_client(config: KubernetesConfig) -> Any:
 
 @dataclass
 class KubernetesBackend:
-    """The API reads the Kubernetes tools stand on; `list_items` and `logs` return the API's JSON."""
+    """The API reads the Kubernetes tool stands on; `list_items` and `logs` return API JSON."""
 
     api: Any  # kubernetes.client.ApiClient
     namespaces: tuple[str, ...] = ("default",)
@@ -95,7 +95,8 @@ class KubernetesBackend:
                 f"{SYSTEM}: namespace {namespace!r} is not in the allow-list "
                 f"({', '.join(self.namespaces)}; OPSCOPILOT_KUBERNETES__NAMESPACES)")
 
-    def list_items(self, kind: str, namespace: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    def list_items(self, kind: str,
+                   namespace: str | None = None) -> tuple[list[dict[str, Any]], str]:
         """The items of one list call and its API path; `nodes` ignore the namespace."""
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}")

@@ -72,14 +72,15 @@ def oom_killed(snapshot: Snapshot) -> list[Diagnosis]:
                 continue
             limit = (f"against its memory limit of {mib(c.memory_limit)}" if c.memory_limit
                      else "with no memory limit set (the node ran out of memory)")
+            lines = _last_lines(snapshot, pod, c.name)
+            said = f"; last log line: \"{lines[-1]}\"" if lines else ""
             found.append(Diagnosis(
                 "oom_killed", pod.service, f"pod/{pod.name}", "OOMKilled",
                 f"container {c.name} of pod {pod.name} was OOMKilled {limit}; "
-                f"{c.restarts} restarts", 0.95, "pods",
+                f"{c.restarts} restarts{said}", 0.95, "pods",
                 {"pod": pod.name, "container": c.name, "memory_limit": mib(c.memory_limit),
                  "memory_request": mib(c.memory_request), "restarts": c.restarts,
-                 "exit_code": c.last_exit_code,
-                 "last_log_lines": _last_lines(snapshot, pod, c.name)}))
+                 "exit_code": c.last_exit_code, "last_log_lines": lines}))
     return found
 
 
@@ -127,8 +128,9 @@ def rollout(snapshot: Snapshot) -> list[Diagnosis]:
                 "rollout", w.service, where, w.stalled_reason or "RolloutStalled",
                 f"the rollout of {w.kind} {w.name} failed ({w.stalled_reason}): {counts}; "
                 f"{w.stalled}", 0.85, f"{w.kind.lower()}s", progress))
-        elif w.desired and (w.updated < w.desired or w.ready < w.desired
-                            or w.observed_generation < w.generation):
+        elif w.desired and (w.updated < w.desired or w.observed_generation < w.generation):
+            # New pods not all out yet; unready pods of a finished rollout are the pod
+            # analyzers' to explain.
             found.append(Diagnosis(
                 "rollout", w.service, where, "RolloutInProgress",
                 f"the rollout of {w.kind} {w.name} has not finished: {counts}", 0.6,

@@ -110,8 +110,10 @@ class KubernetesDiagnose:
                               f"no pods in {where}" + (f" for {', '.join(params.services)}"
                                                        if params.services else "") + unread,
                               evidence=evidence, data={"unread": snap.unread})
-        summary = (f"{len(found)} Kubernetes problems in {where} ({len(pods)} pods)" if found
-                   else f"no Kubernetes problems in {where}: {len(pods)} pods healthy")
+        counted = f"{len(pods)} pod{'' if len(pods) == 1 else 's'}"
+        summary = (f"{len(found)} Kubernetes problem{'' if len(found) == 1 else 's'} in {where} "
+                   f"({counted})" if found else f"no Kubernetes problems in {where}: {counted} "
+                   "healthy")
         return ToolResult(self.name, ToolStatus.OK, summary + unread, findings, evidence,
                           data={"problems": len(found), "pods": len(pods),
                                 "kinds": dict(Counter(d.kind for d in found)),
