@@ -95,9 +95,10 @@ class KubernetesBackend:
                 f"{SYSTEM}: namespace {namespace!r} is not in the allow-list "
                 f"({', '.join(self.namespaces)}; OPSCOPILOT_KUBERNETES__NAMESPACES)")
 
-    def list_items(self, kind: str,
-                   namespace: str | None = None) -> tuple[list[dict[str, Any]], str]:
-        """The items of one list call and its API path; `nodes` ignore the namespace."""
+    def list_items(self, kind: str, namespace: str | None = None,
+                   as_of: int | None = None) -> tuple[list[dict[str, Any]], str]:
+        """The items of one list call and its API path; `nodes` ignore the namespace. The
+        cluster is read as it is now: `as_of` is ignored."""
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
         if kind == "nodes":
@@ -120,7 +121,7 @@ class KubernetesBackend:
         return self._items(call, path, ns), path
 
     def logs(self, namespace: str, pod: str, container: str, previous: bool = False,
-             tail: int = 20) -> tuple[list[str], str]:
+             tail: int = 20, as_of: int | None = None) -> tuple[list[str], str]:
         """The last `tail` lines of a container's log (`previous`: the run before the restart)."""
         self.check_namespace(namespace)
         path = (f"/api/v1/namespaces/{namespace}/pods/{pod}/log?container={container}"

@@ -21,15 +21,19 @@ _UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "
 
 class KubernetesSource(Protocol):
     """The reads the Kubernetes tool stands on: one list call's items (the API's JSON) and one
-    container's log lines, each with the API path asked, so a person can ask it again."""
+    container's log lines, each with the API path asked, so a person can ask it again.
+
+    `as_of` is the moment the question is about: a real cluster can only be read as it is now
+    and ignores it; the sandbox, a simulation, shows its shop at that moment."""
 
     source: str
     namespaces: tuple[str, ...]
 
-    def list_items(self, kind: str, namespace: str | None = None) -> tuple[list[Json], str]: ...
+    def list_items(self, kind: str, namespace: str | None = None,
+                   as_of: int | None = None) -> tuple[list[Json], str]: ...
 
     def logs(self, namespace: str, pod: str, container: str, previous: bool = False,
-             tail: int = 20) -> tuple[list[str], str]: ...
+             tail: int = 20, as_of: int | None = None) -> tuple[list[str], str]: ...
 
 
 def quantity_bytes(text: str | None) -> float | None:

@@ -31,19 +31,21 @@ class KubernetesParams(BaseModel):
     services: list[str] = Field(default_factory=list,
                                 description="only these services' pods and workloads; empty: all")
     namespace: str | None = Field(None, description="an allow-listed namespace; default: the first")
-    start: int | None = Field(None, description="unused: the cluster is read as it is now")
-    end: int | None = None
+    start: int | None = Field(None, description="unused: a cluster has no history of its state")
+    end: int | None = Field(None, description="the moment asked about, unix seconds; a real "
+                                              "cluster is read as it is now")
 
 
-def read_snapshot(source: KubernetesSource, namespace: str, log_lines: int = 20) -> Snapshot:
+def read_snapshot(source: KubernetesSource, namespace: str, log_lines: int = 20,
+                  as_of: int | None = None) -> Snapshot:
     """The namespace as the API shows it now. The pods are required (their read failing raises);
     any other part that fails is noted in `unread` and the analyzers go on without it."""
     snap = Snapshot(namespace)
-    items, snap.queries["pods"] = source.list_items("pods", namespace)
+    items, snap.queries["pods"] = source.list_items("pods", namespace, as_of)
     snap.pods = [parse_pod(i) for i in items]
     for part in ("deployments", "statefulsets", "daemonsets", "events", "nodes", "hpas"):
         try:
-            items, snap.queries[part] = source.list_items(part, namespace)
+            items, snap.queries[part] = source.list_items(part, namespace, as_of)
         except BackendError as exc:
             snap.unread[part] = str(exc)
             continue
@@ -60,7 +62,7 @@ def read_snapshot(source: KubernetesSource, namespace: str, log_lines: int = 20)
             if c.restarts and (c.reason in LOG_REASONS or c.last_reason in LOG_REASONS):
                 try:
                     lines, snap.queries[f"logs:{pod.name}/{c.name}"] = source.logs(
-                        namespace, pod.name, c.name, previous=True, tail=log_lines)
+                        namespace, pod.name, c.name, previous=True, tail=log_lines, as_of=as_of)
                 except BackendError as exc:
                     snap.unread[f"logs of {pod.name}/{c.name}"] = str(exc)
                     continue
@@ -89,7 +91,7 @@ class KubernetesDiagnose:
 
     def run(self, params: KubernetesParams) -> ToolResult:
         namespace = params.namespace or self.source.namespaces[0]
-        snap = read_snapshot(self.source, namespace, self.log_lines)
+        snap = read_snapshot(self.source, namespace, self.log_lines, params.end)
         pods = [p for p in snap.pods if not params.services or p.service in params.services]
         found = [d for d in analyze(snap) if _relevant(d, params.services)]
         evidence = [self._overview(snap, pods)]

@@ -44,27 +44,37 @@ class SandboxKubernetes:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self._objects: dict[str, list[Json]] | None = None
-        self._logs: dict[tuple[str, str], list[str]] = {}
+        self._now = sandbox.now  # the moment being built
+        self._logs: dict[tuple[str, str], list[str]] = {}  # its previous containers' lines
+        self._views: dict[int, tuple[dict[str, list[Json]], dict[tuple[str, str], list[str]]]] = {}
 
-    def list_items(self, kind: str, namespace: str | None = None) -> tuple[list[Json], str]:
+    def _view(self, as_of: int | None
+              ) -> tuple[dict[str, list[Json]], dict[tuple[str, str], list[str]]]:
+        """The namespace at `as_of` (default: the scenario's now), built once per moment."""
+        now = min(max(int(as_of), self.sandbox.start), self.sandbox.end - 1) \
+            if as_of is not None else self.sandbox.now
+        if now not in self._views:
+            self._now, self._logs = now, {}
+            self._views[now] = (self._build(), self._logs)
+        return self._views[now]
+
+    def list_items(self, kind: str, namespace: str | None = None,
+                   as_of: int | None = None) -> tuple[list[Json], str]:
         ns = namespace or NAMESPACE
         if ns != NAMESPACE:
             raise BackendError(f"Kubernetes: namespace {ns!r} is not in the allow-list "
                                f"({NAMESPACE}; the sandbox has one)")
-        if self._objects is None:
-            self._objects = self._build()
+        objects, _ = self._view(as_of)
         path = "/api/v1/nodes" if kind == "nodes" else (
             f"/api/v1/namespaces/{ns}/{kind}" if kind in ("pods", "events")
             else f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers"
             if kind == "hpas" else f"/apis/apps/v1/namespaces/{ns}/{kind}")
-        return list(self._objects.get(kind, [])), f"sandbox {path}"
+        return list(objects.get(kind, [])), f"sandbox {path}"
 
     def logs(self, namespace: str, pod: str, container: str, previous: bool = False,
-             tail: int = 20) -> tuple[list[str], str]:
-        if self._objects is None:
-            self._objects = self._build()
-        lines = self._logs.get((pod, container), []) if previous else []
+             tail: int = 20, as_of: int | None = None) -> tuple[list[str], str]:
+        _, logs = self._view(as_of)
+        lines = logs.get((pod, container), []) if previous else []
         return lines[-tail:], (f"sandbox /api/v1/namespaces/{namespace}/pods/{pod}/log"
                                f"?container={container}&previous={str(previous).lower()}")
 
@@ -75,7 +85,7 @@ class SandboxKubernetes:
         objects: dict[str, list[Json]] = {"pods": [], "events": [], "deployments": [],
                                           "statefulsets": [], "daemonsets": [], "hpas": []}
         objects["nodes"] = [_node(n) for n in NODES]
-        faults = {f.service: f for f in sb.scenario.faults if f.start <= sb.now < f.end}
+        faults = {f.service: f for f in sb.scenario.faults if f.start <= self._now < f.end}
         for n, spec in enumerate(sb.topology.services.values()):
             fault = faults.get(spec.name)
             kind = "StatefulSet" if spec.kind in ("cache", "database") else "Deployment"
@@ -98,7 +108,7 @@ class SandboxKubernetes:
                         "image": f"registry.local/shop/{spec.name}:stable"}
         if fault is not None and fault.kind == "memory_leak":
             base_mb = baseline(spec, sb.scenario.seed).memory
-            kills = restart_times(spec, base_mb, fault.start, min(sb.now, fault.end) + 1,
+            kills = restart_times(spec, base_mb, fault.start, min(self._now, fault.end) + 1,
                                   fault.intensity)
             if kills:
                 last = kills[-1]
@@ -106,7 +116,7 @@ class SandboxKubernetes:
                 status["lastState"] = {"terminated": {
                     "reason": "OOMKilled", "exitCode": 137, "startedAt": _iso(fault.start),
                     "finishedAt": _iso(last)}}
-                if sb.now - last < RESTART_S:
+                if self._now - last < RESTART_S:
                     status["ready"] = False
                     status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message":
                                        f"back-off 10s restarting failed container={spec.name} "
@@ -120,29 +130,28 @@ class SandboxKubernetes:
             status["ready"] = False
             events.append(_event(name, "Unhealthy", "Readiness probe failed: dial tcp "
                                  f"{spec.name}:6379: connect: connection refused",
-                                 max(1, (sb.now - fault.start) // 10), sb.now))
+                                 max(1, (self._now - fault.start) // 10), self._now))
         return _pod_json(spec, name, node, status)
 
     def _bad_rollout(self, spec: ServiceSpec, old: list[Json], at: int,
                      events: list[Json]) -> tuple[list[Json], Json]:
         """The new ReplicaSet's first pod crashloops; the old pods keep serving."""
-        sb = self.sandbox
         name = f"{spec.name}-{_hash(spec.name, 'next')}-{_hash(spec.name, 'next', '0')}"
-        restarts = max(1, min((sb.now - at) // 60, 30))
+        restarts = max(1, min((self._now - at) // 60, 30))
         status = {"name": spec.name, "ready": False, "restartCount": restarts,
                   "image": f"registry.local/shop/{spec.name}:next",
                   "state": {"waiting": {"reason": "CrashLoopBackOff", "message":
                             f"back-off 5m0s restarting failed container={spec.name} pod={name}"}},
                   "lastState": {"terminated": {"reason": "Error", "exitCode": 2,
-                                               "startedAt": _iso(sb.now - 40),
-                                               "finishedAt": _iso(sb.now - 30)}}}
-        self._logs[(name, spec.name)] = self._lines(spec.name, sb.now - 30)
+                                               "startedAt": _iso(self._now - 40),
+                                               "finishedAt": _iso(self._now - 30)}}}
+        self._logs[(name, spec.name)] = self._lines(spec.name, self._now - 30)
         events.append(_event(name, "BackOff", f"Back-off restarting failed container "
-                             f"{spec.name} in pod {name}", restarts, sb.now - 30))
+                             f"{spec.name} in pod {name}", restarts, self._now - 30))
         new = _pod_json(spec, name, NODES[0], status, rs=_hash(spec.name, "next"))
         pods = old[:1] + [new]
         workload = _workload("Deployment", spec, REPLICAS, 1, 1, revision="8",
-                             stalled=sb.now - at > PROGRESS_DEADLINE_S,
+                             stalled=self._now - at >= PROGRESS_DEADLINE_S,
                              rs=_hash(spec.name, "next"))
         return pods, workload
 
