@@ -267,3 +267,21 @@ def test_the_runtime_wires_the_cluster_from_settings(api: KubeApi, tmp_path: Pat
     bad = load_settings(kubernetes={"enabled": True, "kubeconfig": str(tmp_path / "missing")})
     with pytest.raises(SettingsError, match="OPSCOPILOT_KUBERNETES__KUBECONFIG"):
         kubernetes_source(bad, backends)
+
+
+def test_status_reads_the_cluster_once(api: KubeApi, tmp_path: Path) -> None:
+    from bot.status import _kubernetes
+    from infra.settings import load_settings
+    from tools.backends.probe import ProbeState
+
+    api.put("pods", "shop", pod("cart-1", "cart"))
+    config = write_kubeconfig(tmp_path, api.url)
+    on = load_settings(kubernetes={"enabled": True, "kubeconfig": str(config),
+                                   "namespaces": ["shop"]})
+    probe = _kubernetes(on)
+    assert (probe.state, probe.detail) == (ProbeState.OK,
+                                           f"{api.url}: 1 pods in shop (allowed: shop)")
+    api.status = 403
+    probe = _kubernetes(on)
+    assert probe.state is ProbeState.FAILED and "HTTP 403" in probe.detail
+    assert _kubernetes(load_settings()).state is ProbeState.MISSING
