@@ -28,13 +28,15 @@ LISTS = {
 class KubeApi:
     """Answers GET /api/v1/..., /apis/apps/v1/..., /apis/autoscaling/v2/... from `objects`
     (resource -> items, per namespace) and `logs` ((pod, container, previous) -> text).
-    `status` forces an HTTP status with a Status body; `delay_s` makes every answer hang."""
+    `status` forces an HTTP status with a Status body; `delay_s` makes every answer hang;
+    `trickle_s` sends the body a few bytes at a time."""
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], list[Json]] = {}  # (namespace or "", resource)
         self.logs: dict[tuple[str, str, bool], str] = {}
         self.status: int | None = None
         self.delay_s = 0.0
+        self.trickle_s = 0.0  # > 0: the body comes 16 bytes at a time, this far apart
         self.requests: list[tuple[str, str, str]] = []  # (method, path?query, Authorization)
         api = self
 
@@ -52,7 +54,12 @@ class KubeApi:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(body)
+                    if not api.trickle_s:
+                        self.wfile.write(body)
+                    for i in range(0, len(body) if api.trickle_s else 0, 16):
+                        self.wfile.write(body[i:i + 16])  # each piece well within a read timeout
+                        self.wfile.flush()
+                        time.sleep(api.trickle_s)
 
             def do_POST(self) -> None:  # noqa: N802 - a read-only client never gets here
                 api.requests.append(("POST", self.path, ""))

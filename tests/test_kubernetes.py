@@ -225,6 +225,17 @@ def test_api_hanging_is_a_timeout_within_the_budget(api: KubeApi, tmp_path: Path
     assert result.summary == f"Kubernetes at {api.url} did not answer within 0.5 s"
 
 
+def test_a_body_trickling_in_is_cut_at_the_timeout(api: KubeApi, tmp_path: Path) -> None:
+    api.put("pods", "shop", *(pod(f"cart-{i}", "cart") for i in range(5)))
+    api.trickle_s = 0.1  # every piece comes well within a per-read timeout, the whole never
+    backend = backend_for(api.url, tmp_path, timeout_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(BackendError, match=r"did not answer within 0\.5 s$"):
+        backend.list_items("pods", "shop")
+    assert time.monotonic() - started < 1.5
+    assert backend.breaker.health().state.value == "open"
+
+
 def test_a_bad_kubeconfig_is_one_line(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     with pytest.raises(BackendError, match=r"^Kubernetes: cannot use the kubeconfig .*nope"):

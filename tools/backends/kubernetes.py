@@ -2,7 +2,7 @@
 nodes, autoscalers and container logs of the allow-listed namespaces, as the API's own JSON.
 
 The client is built from a kubeconfig (file and context) or the pod's service account. Each read
-has the settings' timeout and no retries of its own (urllib3's default would multiply a hanging
+has the settings' timeout for the whole body and no retries of its own (urllib3's default would multiply a hanging
 server's cost), and goes through the API server's circuit breaker and the answer's memory
 (tools/backends/health.py), like the HTTP backends: a server that failed once is not asked again
 in the same answer. A 4xx (403 from RBAC, 404) is the server's verdict on the request: a
@@ -13,12 +13,13 @@ has the ClusterRole they need.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tools.backends.health import Breaker, failed_in_this_answer, remember_failure
-from tools.backends.http import RequestRejected, plain_reason
+from tools.backends.http import MAX_BODY_BYTES, RequestRejected, plain_reason
 from tools.base import BackendError, BackendTimeout
 
 SYSTEM = "Kubernetes"
@@ -126,19 +127,19 @@ class KubernetesBackend:
         self.check_namespace(namespace)
         path = (f"/api/v1/namespaces/{namespace}/pods/{pod}/log?container={container}"
                 f"&tailLines={tail}" + ("&previous=true" if previous else ""))
-        raw: Any = self._guarded(lambda: self._core.read_namespaced_pod_log(
+        data = self._guarded(lambda: self._whole(lambda: self._core.read_namespaced_pod_log(
             pod, namespace, container=container, previous=previous, tail_lines=tail,
-            _preload_content=False, _request_timeout=self.timeout_s), path)
-        text = raw.data.decode("utf-8", "replace")
+            _preload_content=False, _request_timeout=self.timeout_s)), path)
+        text = data.decode("utf-8", "replace")
         return [line for line in text.splitlines() if line.strip()], path
 
     def _items(self, call: Callable[..., Any], path: str,
                namespace: str | None = None) -> list[dict[str, Any]]:
         args = (namespace,) if namespace is not None else ()
-        raw = self._guarded(lambda: call(*args, _preload_content=False,
-                                         _request_timeout=self.timeout_s), path)
+        data = self._guarded(lambda: self._whole(lambda: call(
+            *args, _preload_content=False, _request_timeout=self.timeout_s)), path)
         try:
-            body = json.loads(raw.data)
+            body = json.loads(data)
             items = body["items"]
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
             error = BackendError(f"{SYSTEM} at {self.url} returned a malformed body for {path}")
@@ -148,6 +149,28 @@ class KubernetesBackend:
         if not isinstance(items, list):
             return []
         return [i for i in items if isinstance(i, dict)]
+
+    def _whole(self, request: Callable[[], Any]) -> bytes:
+        """The body of `request`'s response, all of it within the timeout: a server trickling
+        bytes would otherwise reset the socket's per-read timeout forever."""
+        deadline = time.monotonic() + self.timeout_s
+        response = request()
+        chunks, size = [], 0
+        try:
+            while chunk := response.read1(2**16):  # what has arrived, without waiting for more
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise BackendError(f"{SYSTEM} at {self.url} sent more than "
+                                       f"{MAX_BODY_BYTES // 2**20} MiB")
+                if time.monotonic() > deadline:
+                    raise BackendTimeout(f"{SYSTEM} at {self.url} did not answer within "
+                                         f"{self.timeout_s:g} s")
+        except BaseException:
+            response.close()  # not drained: the rest of a trickling body is not waited for
+            raise
+        response.release_conn()
+        return b"".join(chunks)
 
     def _guarded(self, read: Callable[[], T], path: str) -> T:
         """One read through the breaker, its failures turned into one BackendError line."""
@@ -162,7 +185,7 @@ class KubernetesBackend:
         try:
             result = read()
         except Exception as exc:  # noqa: BLE001 - sorted into the server's or the request's fault
-            error = self._error(exc, path)
+            error = exc if isinstance(exc, BackendError) else self._error(exc, path)
             if error is None:
                 self.breaker.released()
                 raise
