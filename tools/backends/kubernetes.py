@@ -2,12 +2,12 @@
 nodes, autoscalers and container logs of the allow-listed namespaces, as the API's own JSON.
 
 The client is built from a kubeconfig (file and context) or the pod's service account. Each read
-has the settings' timeout for the whole body and no retries of its own (urllib3's default would multiply a hanging
-server's cost), and goes through the API server's circuit breaker and the answer's memory
-(tools/backends/health.py), like the HTTP backends: a server that failed once is not asked again
-in the same answer. A 4xx (403 from RBAC, 404) is the server's verdict on the request: a
-`RequestRejected`, the server counts as up. Only `get`/`list` calls are made; docs/kubernetes.md
-has the ClusterRole they need.
+has the settings' timeout for its whole body and no retries of its own (urllib3's default would
+multiply a hanging server's cost), and goes through the API server's circuit breaker and the
+answer's memory (tools/backends/health.py), like the HTTP backends: a server that failed once is
+not asked again in the same answer. A 4xx (403 from RBAC, 404) is the server's verdict on the
+request: a `RequestRejected`, the server counts as up. Only `get`/`list` calls are made;
+docs/kubernetes.md has the ClusterRole they need.
 """
 
 from __future__ import annotations
