@@ -207,7 +207,8 @@ def test_api_down_is_named_at_once_and_the_breaker_holds(tmp_path: Path) -> None
     started = time.monotonic()
     first = registry.run("kubernetes_diagnose", {})
     assert first.status is ToolStatus.ERROR
-    assert first.summary.startswith(f"Kubernetes at http://127.0.0.1:{port} is unreachable")
+    assert first.summary == f"Kubernetes at http://127.0.0.1:{port} is unreachable: " \
+                            "connection refused"
     second = registry.run("kubernetes_diagnose", {})
     assert "not asked again" in second.summary
     assert time.monotonic() - started < 2

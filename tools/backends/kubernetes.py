@@ -217,7 +217,8 @@ class KubernetesBackend:
             return BackendError(f"{where} answered HTTP {status} to GET {path}: {message}")
         reason = exc.reason if isinstance(exc, u3.MaxRetryError) and exc.reason else exc
         if isinstance(reason, u3.NewConnectionError):  # a ConnectTimeoutError in urllib3 2
-            return BackendError(f"{where} is unreachable: {plain_reason(reason)}")
+            why = str(reason).rsplit("new connection: ", 1)[-1]  # "[Errno 111] Connection ..."
+            return BackendError(f"{where} is unreachable: {plain_reason(OSError(why))}")
         if isinstance(reason, u3.TimeoutError):
             return BackendTimeout(f"{where} did not answer within {self.timeout_s:g} s")
         if isinstance(reason, u3.HTTPError | OSError):
