@@ -30,6 +30,8 @@ from tools.base import ToolRegistry
 from tools.capacity import ForecastCapacity
 from tools.events import FiringAlerts, RecentChanges
 from tools.incident import IncidentContext
+from tools.k8s.state import KubernetesSource
+from tools.k8s.tool import KubernetesDiagnose
 from tools.knowledge import SearchIncidents, SuggestRunbooks
 from tools.logs import SearchLogs
 from tools.metrics import DetectMetricAnomalies, QueryMetrics
@@ -93,10 +95,13 @@ class Runtime:
 
 def build_registry(backend: Backends, kb: KnowledgeBase | None = None,
                    detector: RobustConfig | None = None,
-                   shadow: ShadowRecorder | None = None) -> ToolRegistry:
+                   shadow: ShadowRecorder | None = None,
+                   kubernetes: KubernetesSource | None = None,
+                   kubernetes_log_lines: int = 20) -> ToolRegistry:
     """`backend` holds one backend per seam (and answers every protocol itself, delegating);
     `detector` is the fitted anomaly model's configuration, when one is current; `shadow` the
-    shadow version that judges the same series beside it (tools/anomaly/shadow.py)."""
+    shadow version that judges the same series beside it (tools/anomaly/shadow.py);
+    `kubernetes` the cluster the Kubernetes tool reads, when one is configured."""
     registry = ToolRegistry()
     registry.register(QueryMetrics(backend.metrics, detector, shadow))
     anomalies = DetectMetricAnomalies(backend.metrics, detector, shadow)
@@ -108,6 +113,8 @@ def build_registry(backend: Backends, kb: KnowledgeBase | None = None,
     registry.register(SearchTraces(backend.traces))
     registry.register(IncidentContext(backend.metrics, backend, backend.logs,
                                       backend.changes_source, backend.alerts, anomalies))
+    if kubernetes is not None:
+        registry.register(KubernetesDiagnose(kubernetes, kubernetes_log_lines))
     if kb is not None:
         registry.register(SearchIncidents(kb))
         registry.register(SuggestRunbooks(kb))
@@ -133,6 +140,32 @@ def runbook_proposer(settings: Settings, sandbox: Sandbox | None) -> ProposeRunb
         return facts[0](service)
 
     return ProposeRunbooks(None, None, cfg.target, facts_for, load=load)
+
+
+def kubernetes_source(settings: Settings, backends: Backends,
+                      sandbox: Sandbox | None = None) -> KubernetesSource | None:
+    """The cluster from the `kubernetes` settings (its breaker among the other servers'), else
+    the sandbox's view of its shop, else None. A kubeconfig that cannot be used stops start-up
+    in one line."""
+    k = settings.kubernetes
+    if not k.enabled:
+        if sandbox is None:
+            return None
+        from tools.sandbox.kubernetes import SandboxKubernetes
+
+        return SandboxKubernetes(sandbox)
+    from tools.backends.kubernetes import KubernetesBackend, KubernetesConfig
+    from tools.base import BackendError
+
+    config = KubernetesConfig(tuple(k.namespaces), str(k.kubeconfig) if k.kubeconfig else None,
+                              k.context, k.in_cluster, k.timeout_s)
+    try:
+        source = KubernetesBackend.from_config(config)
+    except BackendError as exc:
+        raise SettingsError(f"{exc} (OPSCOPILOT_KUBERNETES__KUBECONFIG, ..._CONTEXT, "
+                            "..._IN_CLUSTER)") from None
+    source.breaker = backends.health.breaker("Kubernetes", source.url)
+    return source
 
 
 def build_backends(settings: Settings, scenario: str | Path | None = None,
@@ -175,7 +208,9 @@ def build_runtime(settings: Settings, scenario: str | Path | None = None,
     models = ModelRegistry.under(settings.resolved_data_dir())
     detector = current_config(models)
     shadow = shadow_recorder(models, detector, lambda: state_engine(settings))
-    registry = build_registry(backends, kb, detector, shadow)
+    registry = build_registry(backends, kb, detector, shadow,
+                              kubernetes_source(settings, backends, sandbox),
+                              settings.kubernetes.log_lines)
     registry.register(runbook_proposer(settings, sandbox))
     copilot = Copilot(router, registry, backends.topology, settings)
     runtime = Runtime(copilot, sandbox, kb, backends)

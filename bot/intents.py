@@ -28,6 +28,9 @@ INTENTS: tuple[Intent, ...] = (
            "traces yet.", follows_thread=True),
     Intent("changes", ("recent_changes",), follows_thread=True),
     Intent("alerts", ("firing_alerts",), follows_thread=True),
+    Intent("kubernetes", ("kubernetes_diagnose",), "No Kubernetes cluster is configured "
+           "(OPSCOPILOT_KUBERNETES__ENABLED, docs/kubernetes.md), so I cannot look at pods yet.",
+           follows_thread=True),
     Intent("similar_incidents", ("search_incidents",), "No knowledge base of past incidents is "
            "configured yet, so I cannot search for similar incidents."),
     Intent("runbook", ("suggest_runbooks",), "No runbook library is configured yet, so I cannot "

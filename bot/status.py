@@ -41,8 +41,8 @@ def system_status(settings: Settings, scenario: str | Path | None = None) -> Sta
     backends, sandbox = build_backends(settings, scenario)
     at = sandbox.now if sandbox is not None else time.time()
     parts = probe_backends(backends, int(at))
-    parts += [_knowledge(settings), _state_database(settings), _detector(settings),
-              _slack(settings), _llm(settings)]
+    parts += [_kubernetes(settings), _knowledge(settings), _state_database(settings),
+              _detector(settings), _slack(settings), _llm(settings)]
     return Status(parts, at)
 
 
@@ -55,6 +55,29 @@ def _checked(part: str, source: str, check: tuple[type[Exception], ...],
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return Probe(part, source, ProbeState.FAILED, first, (time.perf_counter() - started) * 1e3)
     return Probe(part, source, state, detail, (time.perf_counter() - started) * 1e3)
+
+
+def _kubernetes(settings: Settings) -> Probe:
+    """The cluster's pods in the first allow-listed namespace, read once (get/list only)."""
+    k = settings.kubernetes
+    if not k.enabled:
+        return Probe("kubernetes", "not configured", ProbeState.MISSING,
+                     "set OPSCOPILOT_KUBERNETES__ENABLED=true (docs/kubernetes.md); a sandbox "
+                     "scenario shows its own shop")
+    from tools.backends.kubernetes import KubernetesBackend, KubernetesConfig
+    from tools.base import BackendError
+
+    config = KubernetesConfig(tuple(k.namespaces), str(k.kubeconfig) if k.kubeconfig else None,
+                              k.context, k.in_cluster, k.timeout_s)
+    source = "in-cluster" if k.in_cluster else f"kubeconfig {k.kubeconfig or '~/.kube/config'}"
+
+    def read() -> tuple[ProbeState, str]:
+        backend = KubernetesBackend.from_config(config)
+        pods, _ = backend.list_items("pods", k.namespaces[0])
+        return ProbeState.OK, (f"{backend.url}: {len(pods)} pods in {k.namespaces[0]} "
+                               f"(allowed: {', '.join(k.namespaces)})")
+
+    return _checked("kubernetes", source, (BackendError,), read)
 
 
 def _knowledge(settings: Settings) -> Probe:

@@ -68,6 +68,18 @@ class TracesSettings(BaseModel):
     retries: int = Field(2, ge=0, le=5)
 
 
+class KubernetesSettings(BaseModel):
+    enabled: bool = Field(False, description="read pods, workloads, events, nodes and logs "
+                                             "(docs/kubernetes.md)")
+    in_cluster: bool = Field(False, description="use the pod's service account, not a kubeconfig")
+    kubeconfig: Path | None = Field(None, description="kubeconfig file; unset: ~/.kube/config")
+    context: str | None = Field(None, description="kubeconfig context; unset: its current one")
+    namespaces: list[str] = Field(default_factory=lambda: ["default"], min_length=1,
+                                  description="the only namespaces read (JSON list)")
+    timeout_s: float = Field(5.0, gt=0, le=120, description="one API read")
+    log_lines: int = Field(20, ge=1, le=500, description="container log lines kept per finding")
+
+
 class BreakerSettings(BaseModel):
     cooldown_s: float = Field(
         15.0, ge=0, le=3600,
@@ -210,6 +222,7 @@ class Settings(BaseSettings):
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
     loki: LokiSettings = LokiSettings()
     traces: TracesSettings = TracesSettings()
+    kubernetes: KubernetesSettings = KubernetesSettings()
     breaker: BreakerSettings = BreakerSettings()
     topology: TopologySettings = TopologySettings()
     events: EventsSettings = EventsSettings()

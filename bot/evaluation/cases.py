@@ -77,7 +77,8 @@ class Case(_Strict):
     thread: list[str] = []  # earlier questions in the same conversation, asked first
     expect: Expect
     capability: Literal["rca", "metrics", "logs", "traces", "changes", "alerts", "knowledge",
-                        "no_problem", "ambiguous", "follow_up", "injection", "conversation"]
+                        "no_problem", "ambiguous", "follow_up", "injection", "conversation",
+                        "kubernetes"]
     difficulty: Literal["easy", "medium", "hard"] = "medium"
     tags: list[str] = []
     source: Literal["generated", "handwritten", "replay"] = "handwritten"
