@@ -69,8 +69,10 @@ def test_every_intent_answers_grounded(runtime_for, text, intent):
         answer.tool_calls
     assert answer.summary and ungrounded_numbers(answer) == [], answer.summary
     for ev in answer.evidence:
-        # rca: the root-cause ranking; correlation: the grouping of firing alerts
-        assert ev.query and ev.tool and ev.source in ("sandbox", "rca", "correlation")
+        # rca: the root-cause ranking; correlation: the grouping of firing alerts;
+        # knowledge-base: past incidents, once another test module has seeded it
+        assert ev.query and ev.tool and ev.source in ("sandbox", "rca", "correlation",
+                                                      "knowledge-base")
 
 
 def test_follow_up_reuses_the_threads_service(runtime_for):
