@@ -31,6 +31,10 @@ def test_ask_answers_in_the_channel(harness):
     reply = _last_response(harness)
     assert reply["response_type"] == "in_channel"
     assert "25.5 %" in block_text(reply["blocks"])
+    # As after a mention, the anomalous series follow as charts, in the command's channel.
+    done = harness.fake.wait_for(lambda: harness.fake.calls_to("files.completeUploadExternal"))
+    assert done[0].body["channel_id"] == "C0GEN" and not done[0].body.get("thread_ts")
+    assert "checkout error_rate" in done[0].body["files"]
 
 
 def test_incident_life_cycle(harness):

@@ -24,6 +24,8 @@ from bot.slack import incident_flow
 from bot.slack.blocks import answer_blocks, escape, fallback_text, redact_blocks, sections
 from bot.slack.cards import incident_card, summary_blocks, timeline_blocks, usage_blocks
 from bot.slack.context import SlackBot
+from bot.slack.conversations import upload_charts
+from bot.slack.work import FOLLOW_UP
 from bot.summary import WeekError, build_summary, chart_png
 from infra.redact import redact
 
@@ -148,19 +150,23 @@ def ask(bot: SlackBot, client: WebClient, command: dict[str, Any], respond: Resp
         args: list[str]) -> None:
     """Queue the question in the answer pool, the same lane as mentions."""
     bot.answers.submit(command["channel_id"], partial(
-        reporting_errors, respond, "ask", partial(_answer_command, bot, command, respond, args)))
+        reporting_errors, respond, "ask",
+        partial(_answer_command, bot, client, command, respond, args)))
 
 
-def _answer_command(bot: SlackBot, command: dict[str, Any], respond: Respond,
-                    args: list[str]) -> None:
-    question = Question(" ".join(args), bot.now(), user=command["user_id"],
-                        channel=command["channel_id"])
+def _answer_command(bot: SlackBot, client: WebClient, command: dict[str, Any],
+                    respond: Respond, args: list[str]) -> None:
+    channel = command["channel_id"]
+    question = Question(" ".join(args), bot.now(), user=command["user_id"], channel=channel)
     started = time.perf_counter()
     answer = bot.copilot.answer(question)
     answer_id = bot.records.answer(question, answer, (time.perf_counter() - started) * 1000)
     _reply(respond, answer_blocks(answer, answer_id), answer.summary, public=True)
     bot.records.audit(command["user_id"], "slack.ask", answer_id,
-                      {"channel": command["channel_id"], "intent": answer.intent})
+                      {"channel": channel, "intent": answer.intent})
+    if answer.charts and bot.metrics is not None:  # as a mention's: the charts follow it
+        bot.answers.submit(channel, partial(upload_charts, bot, client, channel, None, answer),
+                           priority=FOLLOW_UP)
 
 
 def incident(bot: SlackBot, client: WebClient, command: dict[str, Any], respond: Respond,

@@ -146,9 +146,10 @@ def post_answer(client: WebClient, channel: str, thread_ts: str, placeholder_ts:
                                 blocks=more)
 
 
-def upload_charts(bot: SlackBot, client: WebClient, channel: str, thread_ts: str,
+def upload_charts(bot: SlackBot, client: WebClient, channel: str, thread_ts: str | None,
                   answer: Answer) -> int:
-    """PNG charts of the answer's anomalous series into the thread; how many were posted."""
+    """PNG charts of the answer's anomalous series into the thread (None: the channel, after a
+    slash command's answer); how many were posted."""
     if bot.metrics is None:
         return 0
     posted = 0
