@@ -20,6 +20,7 @@ from bot.intents import intent_spec
 from bot.planner import enrichment_calls, incident_context, make_plan
 from bot.router import Route, Router
 from bot.timewindow import find_comparison
+from infra import telemetry
 from infra.settings import Settings
 from tools.backends import TopologySource
 from tools.backends.health import one_answer
@@ -147,6 +148,8 @@ class Copilot:
             if answer.window:
                 conversation.window = answer.window
         answer.latency_ms = (time.perf_counter() - started) * 1000
+        telemetry.record_answer(answer.intent, answer.latency_ms / 1000,
+                                [c.status for c in answer.tool_calls], unsure)
         return answer
 
     def _current_incident(self, start: int, now: int) -> tuple[str, list[str]]:

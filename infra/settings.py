@@ -189,6 +189,15 @@ class McpSettings(BaseModel):
                                    "requester the runbook policy sees")
 
 
+class TelemetrySettings(BaseModel):
+    """opscopilot's own metrics, logs and traces (docs/operations.md)."""
+
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Socket Mode: serve /metrics on this port (HTTP mode "
+                                          "serves it beside /slack/events)")
+    metrics_host: str = Field("127.0.0.1", min_length=1, description="address of that port")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -221,6 +230,7 @@ class Settings(BaseSettings):
     runbooks: RunbookSettings = RunbookSettings()
     mcp: McpSettings = McpSettings()
     audit: AuditSettings = AuditSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     def resolved_cache_dir(self) -> Path:
         return self.cache_dir.expanduser()

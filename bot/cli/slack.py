@@ -121,6 +121,14 @@ def serve(
             with _Errors():
                 app = load()
             err.print("Slack app in Socket Mode")
+            t = settings.telemetry
+            if t.metrics_port:  # Socket Mode has no HTTP port of its own for /metrics
+                from infra.telemetry import serve_metrics
+
+                with _Errors():
+                    serve_metrics(t.metrics_port, t.metrics_host)
+                err.print(f"metrics on http://{t.metrics_host}:{t.metrics_port}/metrics",
+                          markup=False)
             with _Errors():
                 run_socket_mode(app, s.app_token.get_secret_value(), s.api_url)
     finally:

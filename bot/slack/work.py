@@ -18,6 +18,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from infra import telemetry
+
 log = logging.getLogger(__name__)
 
 ANSWER = 0  # priorities: answers first,
@@ -51,6 +53,7 @@ class AnswerPool:
         self._running: list[str | None] = []  # serial keys of the jobs running now
         self._threads: list[threading.Thread] = []
         self._closing = False
+        telemetry.watch_queue(self.waiting)  # the last pool built is the one serving
 
     # -- what listeners use ------------------------------------------------------------------
     def ahead(self, channel: str) -> int:
