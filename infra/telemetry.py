@@ -10,6 +10,7 @@ never a question, a user or a URL with a secret in it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Protocol
@@ -20,6 +21,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest, s
 from prometheus_client.registry import Collector
 
 from infra.settings import SettingsError
+
+log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -128,8 +131,10 @@ def answer_outcome(tool_statuses: Iterable[str], unsure: bool = False) -> str:
 
 def record_answer(intent: str, seconds: float, tool_statuses: Iterable[str],
                   unsure: bool = False) -> None:
-    ANSWERS.labels(intent, answer_outcome(tool_statuses, unsure)).inc()
+    outcome = answer_outcome(tool_statuses, unsure)
+    ANSWERS.labels(intent, outcome).inc()
     ANSWER_SECONDS.labels(intent).observe(seconds)
+    log.info("answer %s: %s in %.0f ms", intent, outcome, seconds * 1000)
 
 
 def record_tool(tool: str, status: str, seconds: float, backend: str = "") -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,10 +22,11 @@ incident_app = typer.Typer(no_args_is_help=True, help="Declare, update and resol
 
 
 def _settings() -> Settings:
+    from infra.logcontext import configure_logging
     from infra.settings import load_settings
 
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.telemetry.json_logs)
     return settings
 
 
