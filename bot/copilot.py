@@ -22,6 +22,7 @@ from bot.router import Route, Router
 from bot.timewindow import find_comparison
 from infra import telemetry
 from infra.settings import Settings
+from infra.tracing import answer_span
 from tools.backends import TopologySource
 from tools.backends.health import one_answer
 from tools.base import ToolRegistry
@@ -55,6 +56,7 @@ class Copilot:
         self.settings = settings
 
     @one_answer  # a backend that fails is asked once per answer (tools/backends/health.py)
+    @answer_span  # a trace per answer, a child span per tool call (infra/tracing.py)
     def answer(self, question: Question, conversation: Conversation | None = None) -> Answer:
         started = time.perf_counter()
         question = question.redacted()

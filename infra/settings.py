@@ -196,6 +196,10 @@ class TelemetrySettings(BaseModel):
         None, ge=1, le=65535, description="Socket Mode: serve /metrics on this port (HTTP mode "
                                           "serves it beside /slack/events)")
     metrics_host: str = Field("127.0.0.1", min_length=1, description="address of that port")
+    otlp_endpoint: str = Field("", description="OTLP/gRPC collector for answer traces, e.g. "
+                                               "http://otel-collector:4317; empty: no tracing")
+    trace_question_text: bool = Field(False, description="put the (redacted) question on the "
+                                                         "answer span")
     json_logs: bool = Field(False, description="log one JSON object a line, with the request id "
                                                "tying a Slack event, its answer and audit entries")
 

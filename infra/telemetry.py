@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from prometheus_client.registry import Collector
 
+from infra import tracing
 from infra.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -135,10 +136,12 @@ def record_answer(intent: str, seconds: float, tool_statuses: Iterable[str],
     ANSWERS.labels(intent, outcome).inc()
     ANSWER_SECONDS.labels(intent).observe(seconds)
     log.info("answer %s: %s in %.0f ms", intent, outcome, seconds * 1000)
+    tracing.annotate_answer(intent, outcome, seconds)
 
 
 def record_tool(tool: str, status: str, seconds: float, backend: str = "") -> None:
     TOOL_SECONDS.labels(tool, status).observe(seconds)
+    tracing.tool_span(tool, status, seconds, backend)
     if status == "error":
         TOOL_ERRORS.labels(tool, backend or "none").inc()
 

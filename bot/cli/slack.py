@@ -84,6 +84,11 @@ def serve(
 
         require_tokens(settings)  # missing or wrong-kind tokens: one line, before anything else
         s = settings.slack
+        if settings.telemetry.otlp_endpoint:  # answer traces (infra/tracing.py), off by default
+            from infra.tracing import configure_tracing
+
+            configure_tracing(settings.telemetry.otlp_endpoint,
+                              question_text=settings.telemetry.trace_question_text)
         assert s.bot_token is not None
         client = make_client(s.bot_token.get_secret_value(), s.api_url)
         check_token(client)  # a bad token or unreachable API: one line, before the models load

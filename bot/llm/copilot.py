@@ -29,6 +29,7 @@ from bot.llm.toolkit import Toolset
 from bot.planner import Plan, ToolCall
 from bot.router import Route, Router
 from infra.settings import Settings
+from infra.tracing import answer_span
 from tools.backends import TopologySource
 from tools.backends.health import one_answer
 from tools.base import ToolRegistry
@@ -85,6 +86,7 @@ class LLMCopilot(Copilot):
         return Copilot(self.router, self.registry, self.topology, self.settings)
 
     @one_answer
+    @answer_span  # its tool calls as child spans (infra/tracing.py)
     def answer(self, question: Question, conversation: Conversation | None = None,
                progress: Progress | None = None) -> LLMAnswer:
         started = time.perf_counter()
