@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -183,6 +183,24 @@ def set_model_versions(model: str, aliases: Mapping[str, object]) -> None:
 def exposition() -> tuple[bytes, str]:
     """The registry in Prometheus' text format, and its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def with_metrics_route(app: Any, path: str = "/metrics") -> Any:
+    """An ASGI app that answers `GET path` with the metrics and passes the rest to `app`."""
+
+    async def routed(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if (scope["type"] == "http" and scope["path"] == path
+                and scope["method"] in ("GET", "HEAD")):
+            body, content_type = exposition()
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body",
+                        "body": body if scope["method"] == "GET" else b""})
+            return
+        await app(scope, receive, send)
+
+    return routed
 
 
 def serve_metrics(port: int, host: str = "127.0.0.1") -> Callable[[], None]:
