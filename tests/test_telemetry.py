@@ -213,3 +213,26 @@ def test_prometheus_scrapes_serve_and_reads_latency_and_tool_errors(tmp_path):
             proc.wait(timeout=30)
             prom.terminate()
             prom.wait(timeout=30)
+
+
+def _answers() -> float:
+    return sum(s.value for m in telemetry.REGISTRY.collect() if m.name == "opscopilot_answers"
+               for s in m.samples if s.name == "opscopilot_answers_total")
+
+
+def test_llm_answers_and_their_fallbacks_count_once():
+    from bot.llm.replay import Call, Reply
+    from tests.llm_support import ask, fast_runtime, scripted_copilot, window
+
+    runtime = fast_runtime()
+    w = window(runtime)
+    copilot, _, _ = scripted_copilot([
+        Reply.tools(Call("search_logs", {"services": ["checkout"], "level": "ERROR", **w})),
+        Reply.say("Checkout logs errors.")])
+    before = _answers()
+    assert ask(copilot, runtime, "error logs of checkout").mode == "llm"
+    assert _answers() == before + 1
+    broken, _, _ = scripted_copilot([Reply.tools(Call("search_logs", {"services": ["x"]}))],
+                                    repeat_last=True)
+    assert ask(broken, runtime, "what is wrong with checkout?").mode == "llm-fallback"
+    assert _answers() == before + 2

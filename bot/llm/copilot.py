@@ -28,6 +28,7 @@ from bot.llm.redaction import Redactor
 from bot.llm.toolkit import Toolset
 from bot.planner import Plan, ToolCall
 from bot.router import Route, Router
+from infra import telemetry
 from infra.settings import Settings
 from infra.tracing import answer_span
 from tools.backends import TopologySource
@@ -109,6 +110,9 @@ class LLMCopilot(Copilot):
                               "the deterministic answer.)\n" + base.summary)
         self._remember(conversation, question, answer)
         answer.latency_ms = (time.perf_counter() - started) * 1000
+        if answer.mode != "llm-fallback":  # a fallback was counted by Copilot.answer
+            telemetry.record_answer(answer.intent, answer.latency_ms / 1000,
+                                    [c.status for c in answer.tool_calls])
         return answer
 
     def _answer(self, question: Question, route: Route, conversation: Conversation | None,
