@@ -17,11 +17,12 @@ from bot.answer import BadTimeWindow
 from bot.copilot import Copilot
 from bot.router import Router
 from bot.timewindow import asked_at
+from infra import telemetry
 from infra.settings import Settings, SettingsError
 from infra.state import state_engine
 from knowledge.kb import KnowledgeBase
 from knowledge.store import StoreError
-from tools.anomaly.models import current_config, shadow_recorder
+from tools.anomaly.models import MODEL_NAME, current_config, shadow_recorder
 from tools.anomaly.registry import ModelRegistry
 from tools.anomaly.robust import RobustConfig
 from tools.anomaly.shadow import ShadowRecorder
@@ -207,6 +208,7 @@ def build_runtime(settings: Settings, scenario: str | Path | None = None,
     kb = KnowledgeBase.from_settings(settings)  # opens nothing until the first search
     models = ModelRegistry.under(settings.resolved_data_dir())
     detector = current_config(models)
+    telemetry.set_model_versions(MODEL_NAME, models.aliases(MODEL_NAME))
     shadow = shadow_recorder(models, detector, lambda: state_engine(settings))
     registry = build_registry(backends, kb, detector, shadow,
                               kubernetes_source(settings, backends, sandbox),

@@ -20,7 +20,9 @@ from bot.intents import intent_spec
 from bot.planner import enrichment_calls, incident_context, make_plan
 from bot.router import Route, Router
 from bot.timewindow import find_comparison
+from infra import telemetry
 from infra.settings import Settings
+from infra.tracing import answer_span
 from tools.backends import TopologySource
 from tools.backends.health import one_answer
 from tools.base import ToolRegistry
@@ -65,6 +67,7 @@ class Copilot:
         self.settings = settings
 
     @one_answer  # a backend that fails is asked once per answer (tools/backends/health.py)
+    @answer_span  # a trace per answer, a child span per tool call (infra/tracing.py)
     def answer(self, question: Question, conversation: Conversation | None = None) -> Answer:
         started = time.perf_counter()
         question = question.redacted()
@@ -176,6 +179,8 @@ class Copilot:
             if answer.window:
                 conversation.window = answer.window
         answer.latency_ms = (time.perf_counter() - started) * 1000
+        telemetry.record_answer(answer.intent, answer.latency_ms / 1000,
+                                [c.status for c in answer.tool_calls], unsure)
         return answer
 
     def _current_incident(self, start: int, now: int) -> tuple[str, list[str]]:

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from infra.audit_anchor import Checkpoints, audit_key, checkpoint_path
+from infra.logcontext import current_request_id
 from infra.redact import redact_data
 from infra.state import Base, ensure_tables, session_factory, state_engine
 
@@ -139,7 +140,10 @@ class AuditLog:
                details: dict[str, Any] | None = None) -> AuditEntry:
         """Add one entry at the head of the chain (retrying when another writer got there),
         then its signed checkpoint."""
-        text = _canonical(redact_data(dict(details or {})))
+        details = dict(details or {})
+        if (request_id := current_request_id()) is not None:  # ties it to the Slack event's logs
+            details.setdefault("request_id", request_id)
+        text = _canonical(redact_data(details))
         entry = None
         for attempt in range(_RETRIES):
             try:

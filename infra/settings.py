@@ -201,6 +201,21 @@ class McpSettings(BaseModel):
                                    "requester the runbook policy sees")
 
 
+class TelemetrySettings(BaseModel):
+    """opscopilot's own metrics, logs and traces (docs/operations.md)."""
+
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Socket Mode: serve /metrics on this port (HTTP mode "
+                                          "serves it beside /slack/events)")
+    metrics_host: str = Field("127.0.0.1", min_length=1, description="address of that port")
+    otlp_endpoint: str = Field("", description="OTLP/gRPC collector for answer traces, e.g. "
+                                               "http://otel-collector:4317; empty: no tracing")
+    trace_question_text: bool = Field(False, description="put the (redacted) question on the "
+                                                         "answer span")
+    json_logs: bool = Field(False, description="log one JSON object a line, with the request id "
+                                               "tying a Slack event, its answer and audit entries")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -234,6 +249,7 @@ class Settings(BaseSettings):
     runbooks: RunbookSettings = RunbookSettings()
     mcp: McpSettings = McpSettings()
     audit: AuditSettings = AuditSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     def resolved_cache_dir(self) -> Path:
         return self.cache_dir.expanduser()

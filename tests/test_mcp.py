@@ -352,6 +352,14 @@ def test_http_without_or_with_a_wrong_token_is_refused(http_url):
     assert TOKEN not in str(caught.value)
 
 
+def test_http_serves_metrics_behind_the_token(http_url):
+    metrics = http_url.rsplit("/", 1)[0] + "/metrics"
+    assert httpx.get(metrics, timeout=10).status_code == 401
+    reply = httpx.get(metrics, timeout=10, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert reply.status_code == 200 and "opscopilot_tool_duration_seconds" in reply.text
+    assert reply.headers["content-type"].startswith("text/plain; version=")
+
+
 def test_http_needs_a_token_and_listens_on_loopback(monkeypatch):
     monkeypatch.delenv("OPSCOPILOT_MCP__TOKEN", raising=False)
     assert load_settings().mcp.host == "127.0.0.1"

@@ -21,6 +21,8 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ValidationError
 
+from infra import telemetry
+
 log = logging.getLogger(__name__)
 
 
@@ -178,4 +180,6 @@ class ToolRegistry:
                 result = ToolResult(name, ToolStatus.ERROR,
                                     f"{name} failed: {type(exc).__name__}: {detail} (logged)")
         result.duration_ms = (time.perf_counter() - started) * 1000
+        telemetry.record_tool(name, result.status.value, result.duration_ms / 1000,
+                              str(getattr(getattr(tool, "backend", None), "source", "")))
         return result

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,10 +22,11 @@ incident_app = typer.Typer(no_args_is_help=True, help="Declare, update and resol
 
 
 def _settings() -> Settings:
+    from infra.logcontext import configure_logging
     from infra.settings import load_settings
 
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.telemetry.json_logs)
     return settings
 
 
@@ -84,6 +84,11 @@ def serve(
 
         require_tokens(settings)  # missing or wrong-kind tokens: one line, before anything else
         s = settings.slack
+        if settings.telemetry.otlp_endpoint:  # answer traces (infra/tracing.py), off by default
+            from infra.tracing import configure_tracing
+
+            configure_tracing(settings.telemetry.otlp_endpoint,
+                              question_text=settings.telemetry.trace_question_text)
         assert s.bot_token is not None
         client = make_client(s.bot_token.get_secret_value(), s.api_url)
         check_token(client)  # a bad token or unreachable API: one line, before the models load
@@ -121,6 +126,14 @@ def serve(
             with _Errors():
                 app = load()
             err.print("Slack app in Socket Mode")
+            t = settings.telemetry
+            if t.metrics_port:  # Socket Mode has no HTTP port of its own for /metrics
+                from infra.telemetry import serve_metrics
+
+                with _Errors():
+                    serve_metrics(t.metrics_port, t.metrics_host)
+                err.print(f"metrics on http://{t.metrics_host}:{t.metrics_port}/metrics",
+                          markup=False)
             with _Errors():
                 run_socket_mode(app, s.app_token.get_secret_value(), s.api_url)
     finally:

@@ -28,7 +28,9 @@ from bot.llm.redaction import Redactor
 from bot.llm.toolkit import Toolset
 from bot.planner import Plan, ToolCall
 from bot.router import Route, Router
+from infra import telemetry
 from infra.settings import Settings
+from infra.tracing import answer_span
 from tools.backends import TopologySource
 from tools.backends.health import one_answer
 from tools.base import ToolRegistry
@@ -85,6 +87,7 @@ class LLMCopilot(Copilot):
         return Copilot(self.router, self.registry, self.topology, self.settings)
 
     @one_answer
+    @answer_span  # its tool calls as child spans (infra/tracing.py)
     def answer(self, question: Question, conversation: Conversation | None = None,
                progress: Progress | None = None) -> LLMAnswer:
         started = time.perf_counter()
@@ -107,6 +110,9 @@ class LLMCopilot(Copilot):
                               "the deterministic answer.)\n" + base.summary)
         self._remember(conversation, question, answer)
         answer.latency_ms = (time.perf_counter() - started) * 1000
+        if answer.mode != "llm-fallback":  # a fallback was counted by Copilot.answer
+            telemetry.record_answer(answer.intent, answer.latency_ms / 1000,
+                                    [c.status for c in answer.tool_calls])
         return answer
 
     def _answer(self, question: Question, route: Route, conversation: Conversation | None,

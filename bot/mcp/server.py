@@ -21,6 +21,7 @@ from mcp.shared.exceptions import MCPError
 from bot.mcp import prompts as prompt_specs
 from bot.mcp.resources import UnknownResource
 from bot.mcp.service import REQUEST_RUNBOOK, McpService, ToolCallError
+from infra import telemetry
 from infra.settings import SettingsError
 
 if TYPE_CHECKING:
@@ -155,12 +156,13 @@ def http_token(settings: Settings) -> str:
 
 
 def http_app(service: McpService, settings: Settings) -> ASGIApp:
-    """The streamable HTTP app at `settings.mcp.path`, behind the bearer token."""
+    """The streamable HTTP app at `settings.mcp.path` and opscopilot's `/metrics`, both behind
+    the bearer token (Prometheus sends it with `authorization: {credentials: ...}`)."""
     token = http_token(settings)
     server = build_server(service)
     app = server.streamable_http_app(streamable_http_path=settings.mcp.path,
                                      host=settings.mcp.host)
-    return BearerGuard(app, token)
+    return BearerGuard(telemetry.with_metrics_route(app), token)
 
 
 def serve_http(service: McpService, settings: Settings) -> None:

@@ -14,9 +14,10 @@ bot's answer pool (bot/slack/work.py), sized to the cores.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from bot.slack.records import Records
 from bot.slack.threads import ThreadStore
 from bot.slack.work import AnswerPool, usable_cores
 from infra.claims import Claims
+from infra.logcontext import request_scope
 from infra.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -153,11 +155,12 @@ def build_app(bot: SlackBot, client: WebClient, *, signing_secret: str | None = 
 
     executor = executor or ThreadPoolExecutor(LISTENER_THREADS,
                                               thread_name_prefix="slack-listener")
-    app = App(client=client, signing_secret=signing_secret or "",
-              request_verification_enabled=signing_secret is not None,
-              listener_executor=executor,  # auth.test once, now (unless check_token did)
-              token_verification_enabled=verify_token,
-              process_before_response=True)  # acks never queue behind lazy work
+    app = _ScopedApp(client=client, signing_secret=signing_secret or "",
+                     request_verification_enabled=signing_secret is not None,
+                     listener_executor=_InContext(executor),
+                     # auth.test once, now (unless check_token did)
+                     token_verification_enabled=verify_token,
+                     process_before_response=True)  # acks never queue behind lazy work
     app.use(_once_only(bot))
     conversations.register(app, bot)
     commands.register(app, bot)
@@ -168,6 +171,32 @@ def build_app(bot: SlackBot, client: WebClient, *, signing_secret: str | None = 
         log.error("Slack listener failed for %s: %s", body.get("type"), error, exc_info=error)
 
     return app
+
+
+class _InContext(Executor):
+    """Bolt's listener executor, running lazy listeners in the request's context (its id)."""
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any,  # type: ignore[override]
+               **kwargs: Any) -> Future[Any]:
+        return self.inner.submit(contextvars.copy_context().run, fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.inner.shutdown(wait, cancel_futures=cancel_futures)
+
+
+class _ScopedApp(App):
+    """Bolt's App, each request dispatched under its request id (Slack's event id, else a new
+    one): the listener, the answer it queues, its tool calls and audit entries carry it
+    (infra/logcontext.py). Bolt's middleware cannot: it does not wrap the listener."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        body = req.body if isinstance(req.body, dict) else {}
+        with request_scope(body.get("event_id") or None) as request_id:
+            log.info("slack request %s: %s", request_id, body.get("type") or "command")
+            return super().dispatch(req)
 
 
 def _once_only(bot: SlackBot) -> Callable[..., BoltResponse]:

@@ -8,6 +8,8 @@ the body read within the read timeout (408) and decoded (400), the signature che
 body cannot be taken for the next request. `app.dispatch` runs on a thread pool, so the event
 loop keeps reading other connections while a listener acks.
 
+`GET /metrics` serves opscopilot's own metrics (infra/telemetry.py), loading or not.
+
 While the copilot loads (`app` is None), `/healthz` answers 503 `{"status": "loading"}` and
 signed requests are acked and held (a slash command hears "starting up"); `attach(app)`
 replays them through the app. Without the signing secret a loading server answers 503 with
@@ -34,12 +36,14 @@ from slack_bolt.adapter.asgi.http_response import AsgiHttpResponse
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from infra import telemetry
 from infra.redact import redact
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"  # opscopilot's own metrics (infra/telemetry.py)
 MAX_BODY = 1_000_000  # Slack's payloads are far smaller
 MAX_HELD = 1000  # requests held while loading; beyond this, 503 and Slack's own retries
 SIGNATURE_WINDOW = 300  # seconds: Slack's own limit on a request's age
@@ -132,8 +136,14 @@ class SlackASGI(SlackRequestHandler):
         path, method = scope["path"], scope["method"]
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             resp = self._health()
+        elif path == METRICS_PATH and method == "GET":
+            body, content_type = telemetry.exposition()
+            resp = BoltResponse(status=200, body=body.decode(), headers={
+                "content-type": content_type})
         elif path == EVENTS_PATH and method == "POST":
+            arrived = time.perf_counter()
             resp = await self.dispatch(AsgiHttpRequest(scope, receive))
+            telemetry.record_ack(time.perf_counter() - arrived)
         else:
             resp = _plain(404, "not found", close=path == EVENTS_PATH)
         out = AsgiHttpResponse(status=resp.status, headers=resp.headers, body=resp.body)

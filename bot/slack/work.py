@@ -11,12 +11,16 @@ saved). Nothing queued is dropped: `close()` runs what is waiting before the wor
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
 import os
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from infra import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ class AnswerPool:
         self._running: list[str | None] = []  # serial keys of the jobs running now
         self._threads: list[threading.Thread] = []
         self._closing = False
+        telemetry.watch_queue(self.waiting)  # the last pool built is the one serving
 
     # -- what listeners use ------------------------------------------------------------------
     def ahead(self, channel: str) -> int:
@@ -77,7 +82,9 @@ class AnswerPool:
         with self._cond:
             if self._closing:
                 raise RuntimeError("the answer pool is closed")
-            self._lanes[priority].setdefault(channel, deque()).append(_Job(job, serial))
+            # the job runs in the submitter's context: its request id (infra/logcontext.py)
+            run = functools.partial(contextvars.copy_context().run, job)
+            self._lanes[priority].setdefault(channel, deque()).append(_Job(run, serial))
             if len(self._threads) < self.workers:  # started on first use, not when built
                 thread = threading.Thread(target=self._work, daemon=True,
                                           name=f"{self._name}-{len(self._threads)}")

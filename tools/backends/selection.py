@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import httpx
 from pydantic import SecretStr
 
+from infra import telemetry
 from tools.backends import (
     AlertsBackend,
     ChangesBackend,
@@ -111,6 +112,7 @@ def select_backends(settings: Settings, sandbox: EveryBackend | None = None,
     # One breaker per server, shared by its readers (Prometheus' metrics, alerts and discovery:
     # one server, one verdict) and queryable as `backends.health.states()`.
     health = BackendHealth(settings.breaker.cooldown_s)
+    telemetry.watch_breakers(health.states)  # scraped as opscopilot_backend_breaker_state
     if p.url:
         templates, capacity = dict(DEFAULT_TEMPLATES), dict(DEFAULT_CAPACITY)
         label, window = p.service_label, p.rate_window

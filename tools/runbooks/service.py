@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
+from infra import telemetry
 from infra.audit import AuditLog
 from infra.state import ensure_tables, session_factory
 from tools.runbooks.engine import Engine as StepEngine
@@ -173,6 +174,7 @@ class RunbookService:
             raise RequestStateError(why) from None
         self.audit.append(actor, action, subject,
                           {"plan_hash": row.plan_hash, "stage": stage, "comment": comment})
+        telemetry.record_approval(action)
         return self.status(request_id)
 
     def _renewable(self, row: RequestRow, mine: ApprovalRow, decision: str) -> bool:
@@ -235,9 +237,13 @@ class RunbookService:
             dry_run: bool = False) -> RunResult:
         from tools.runbooks.runner import execute
 
-        return execute(self, actor, request_id, idempotency_key, dry_run, rollback=False)
+        result = execute(self, actor, request_id, idempotency_key, dry_run, rollback=False)
+        telemetry.record_runbook_run("run", result.status)
+        return result
 
     def rollback(self, actor: str, request_id: str, idempotency_key: str) -> RunResult:
         from tools.runbooks.runner import execute
 
-        return execute(self, actor, request_id, idempotency_key, False, rollback=True)
+        result = execute(self, actor, request_id, idempotency_key, False, rollback=True)
+        telemetry.record_runbook_run("rollback", result.status)
+        return result
