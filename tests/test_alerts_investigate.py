@@ -90,3 +90,12 @@ def test_an_alert_outside_the_scenario_is_one_line(tmp_path):
 def test_a_missing_file_is_one_line(tmp_path):
     result = CliRunner().invoke(app, ["alerts", "investigate", str(tmp_path / "nope.json")])
     assert result.exit_code == 2 and "nope.json" in result.output
+
+
+def test_alerts_serve_without_a_secret_is_one_line(monkeypatch):
+    monkeypatch.setenv("OPSCOPILOT_SLACK__BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("OPSCOPILOT_ALERTS__CHANNEL", "C0ALERTS")
+    monkeypatch.delenv("OPSCOPILOT_ALERTS__SECRET", raising=False)
+    result = CliRunner().invoke(app, ["alerts", "serve", "--port", "0"])
+    assert result.exit_code == 2 and "OPSCOPILOT_ALERTS__SECRET" in result.output
+    assert "Traceback" not in result.output

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import UsageError, out, user_errors
+from bot.cli.common import UsageError, err, out, user_errors
 
 alerts_app = typer.Typer(no_args_is_help=True,
                          help="Alertmanager alerts that investigate themselves.")
@@ -60,3 +60,48 @@ def alerts_investigate(
         from bot.render import render_answer
 
         render_answer(result.answer, out)
+
+
+@alerts_app.command("serve")
+def alerts_serve(
+    port: Annotated[int | None, typer.Option(
+        help="port (default: $OPSCOPILOT_ALERTS__PORT, 9095; 0 picks a free one)")] = None,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", "-s", help="sandbox scenario name or YAML file (default: settings)")] = None,
+) -> None:
+    """Receive Alertmanager webhooks (POST /alertmanager) and post each alert group to Slack,
+    its investigation in the thread; `opscopilot serve` runs the same receiver when
+    OPSCOPILOT_ALERTS__CHANNEL is set."""
+    import threading
+
+    from bot.app import build_runtime
+    from bot.slack.alerts import AlertReceiver, start_receiver
+    from bot.slack.app import build_bot, check_token, make_client
+    from infra.settings import SettingsError, load_settings
+
+    with user_errors():
+        if port is not None and not 0 <= port <= 65535:
+            raise UsageError(f"--port {port}: choose 0-65535")
+        settings = load_settings()
+        logging.basicConfig(level=settings.log_level,
+                            format="%(levelname)s %(name)s: %(message)s")
+        if settings.slack.bot_token is None:
+            raise SettingsError("the alert receiver posts to Slack: set "
+                                "OPSCOPILOT_SLACK__BOT_TOKEN (xoxb-...); see docs/slack.md")
+        AlertReceiver.check(settings.alerts)
+        client = make_client(settings.slack.bot_token.get_secret_value(), settings.slack.api_url)
+        check_token(client)
+        runtime = build_runtime(settings, scenario)
+        runtime.warm()
+        bot = build_bot(settings, runtime)
+        server = start_receiver(bot, client, runtime.copilot.topology.services(), port)
+    err.print(f"receiving Alertmanager webhooks on {server.url}, posting to "
+              f"{settings.alerts.channel}; Ctrl-C stops", markup=False)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+        bot.answers.close()

@@ -99,12 +99,8 @@ class AlertReceiver:
 
     def __init__(self, bot: SlackBot, client: WebClient, settings: AlertsSettings,
                  known: list[str], clock: Any = time.monotonic) -> None:
-        if not settings.channel:
-            raise SettingsError("the alert receiver needs OPSCOPILOT_ALERTS__CHANNEL (a "
-                                "channel ID); see docs/slack.md")
-        if settings.secret is None:
-            raise SettingsError("the alert receiver needs OPSCOPILOT_ALERTS__SECRET (the "
-                                "bearer token Alertmanager sends); see docs/slack.md")
+        self.check(settings)
+        assert settings.secret is not None
         self.bot, self.client, self.settings, self.known = bot, client, settings, known
         self._secret = settings.secret.get_secret_value()
         self._clock = clock
@@ -116,6 +112,16 @@ class AlertReceiver:
         self._posted: deque[float] = deque()  # when new group messages were posted
         self._storm: dict[str, Any] = {}  # ts, groups, alerts, names, edited, started
         self._storm_timer: threading.Timer | None = None
+
+    @staticmethod
+    def check(settings: AlertsSettings) -> None:
+        """SettingsError with one line when the receiver cannot start."""
+        if not settings.channel:
+            raise SettingsError("the alert receiver needs OPSCOPILOT_ALERTS__CHANNEL (a "
+                                "channel ID); see docs/slack.md")
+        if settings.secret is None:
+            raise SettingsError("the alert receiver needs OPSCOPILOT_ALERTS__SECRET (the "
+                                "bearer token Alertmanager sends); see docs/slack.md")
 
     # -- the request ---------------------------------------------------------------------------
     def receive(self, body: bytes, headers: dict[str, str]) -> Outcome:
@@ -329,3 +335,14 @@ class AlertServer(ThreadingHTTPServer):
                                   name="alert-receiver")
         thread.start()
         return thread
+
+
+def start_receiver(bot: SlackBot, client: WebClient, known: list[str],
+                   port: int | None = None) -> AlertServer:
+    """The receiver on `alerts.host:alerts.port` (or `port`), serving in a thread."""
+    s = bot.settings.alerts
+    server = AlertServer(AlertReceiver(bot, client, s, known), s.host,
+                         s.port if port is None else port)
+    server.start_background()
+    log.info("receiving Alertmanager webhooks on %s", server.url)
+    return server
