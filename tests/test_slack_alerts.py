@@ -221,3 +221,16 @@ def test_the_receiver_needs_a_channel_and_a_secret(harness):
     with pytest.raises(SettingsError, match="OPSCOPILOT_ALERTS__CHANNEL"):
         AlertReceiver(harness.bot, harness.client, AlertsSettings(secret=SECRET), [])
     assert fresh_settings().alerts.posts_per_minute == 5
+
+
+def test_a_group_with_long_generator_urls_fits_slacks_section_limit():
+    from bot.alerting import parse_payload
+    from bot.slack.alerts import group_blocks
+
+    raw = json.loads(webhook(n=12))
+    for alert in raw["alerts"]:
+        alert["generatorURL"] = "http://prom:9090/graph?g0.expr=" + "x" * 900
+    blocks = group_blocks(parse_payload(json.dumps(raw)))
+    texts = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert len(texts) > 2 and all(len(t) <= 3000 for t in texts)
+    assert "… and 2 more" in texts[-1]

@@ -35,7 +35,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.alerting import AlertGroup, investigate, parse_payload
 from bot.copilot import Conversation
-from bot.slack.blocks import Block, context, escape, fallback_text, redact_blocks, section
+from bot.slack.blocks import (
+    Block,
+    context,
+    escape,
+    fallback_text,
+    redact_blocks,
+    section,
+    sections,
+)
 from bot.slack.context import SlackBot
 from bot.slack.conversations import APOLOGY, PLACEHOLDER, post_answer
 from infra.settings import AlertsSettings, SettingsError
@@ -47,6 +55,7 @@ log = logging.getLogger(__name__)
 PATH = "/alertmanager"
 STORM_EDIT_S = 5.0  # the storm message is edited at most this often
 MAX_LISTED = 10  # alerts listed in a group's message
+LOCK_STRIPES = 64  # webhooks of one group are handled one at a time (stripes: bounded memory)
 
 
 class AlertPost(Base):
@@ -81,7 +90,7 @@ def group_blocks(group: AlertGroup) -> list[Block]:
     where = f"receiver {group.receiver} · " if group.receiver else ""
     return redact_blocks([
         section(f"{icon} *{escape(group.headline())}*{severity}"),
-        section("\n".join(lines)),
+        *sections("\n".join(lines)),  # long generator URLs: several sections, never one too big
         context(escape(f"{where}updated {time.strftime('%H:%M:%S', time.gmtime())} UTC · "
                        "the investigation is in the thread")),
     ])
@@ -108,7 +117,7 @@ class AlertReceiver:
         ensure_tables(engine)
         self._session = session_factory(engine)
         self._lock = threading.Lock()
-        self._group_locks: dict[str, threading.Lock] = {}
+        self._group_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
         self._posted: deque[float] = deque()  # when new group messages were posted
         self._storm: dict[str, Any] = {}  # ts, groups, alerts, names, edited, started
         self._storm_timer: threading.Timer | None = None
@@ -138,9 +147,7 @@ class AlertReceiver:
         except ValueError as exc:
             return Outcome(400, {"error": str(exc)})
         gid = group_id(group.key)
-        with self._lock:
-            group_lock = self._group_locks.setdefault(gid, threading.Lock())
-        with group_lock:
+        with self._group_locks[int(gid[:8], 16) % LOCK_STRIPES]:
             return self._handle(gid, group)
 
     def _handle(self, gid: str, group: AlertGroup) -> Outcome:
