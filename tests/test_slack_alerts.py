@@ -234,3 +234,20 @@ def test_a_group_with_long_generator_urls_fits_slacks_section_limit():
     texts = [b["text"]["text"] for b in blocks if b["type"] == "section"]
     assert len(texts) > 2 and all(len(t) <= 3000 for t in texts)
     assert "… and 2 more" in texts[-1]
+
+
+def test_a_group_about_an_open_incidents_service_goes_to_its_channel(make_harness, fake_slack):
+    harness = make_harness(copilot=QuickCopilot())
+    incident = harness.bot.incidents.declare("checkout 500s", services=["checkout"])
+    harness.bot.incidents.attach_channel(incident.id, "C0INC42", "inc-checkout")
+    server = receiver(harness)
+    try:
+        for key, service in (("about-checkout", "checkout"), ("about-redis", "redis")):
+            body = webhook(key=key, service=service)
+            httpx.post(server.url, content=body, headers=bearer(body), timeout=10)
+        posted = [c.body["channel"] for c in fake_slack.calls_to("chat.postMessage")
+                  if not c.body.get("thread_ts")]
+        assert posted == ["C0INC42", CHANNEL]
+    finally:
+        server.shutdown()
+        server.server_close()

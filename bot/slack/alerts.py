@@ -1,6 +1,7 @@
 """The Alertmanager webhook receiver: each alert group (its `groupKey`) gets one Slack message in
-the configured channel, edited in place as alerts join, resolve or re-fire, with the copilot's
-investigation (bot/alerting.py) in its thread.
+the configured channel (or the channel of the open incident about its service), edited in place
+as alerts join, resolve or re-fire, with the copilot's investigation (bot/alerting.py) in its
+thread.
 
     POST /alertmanager   an Alertmanager webhook body (version 4); 200 {"status": ...}
     GET  /healthz        200 {"ok": true}
@@ -174,7 +175,7 @@ class AlertReceiver:
             self.bot.claims.release(f"alertgroup:{gid}")  # a later notification may post it
             self._count_in_storm(group)
             return Outcome(200, {"status": "storm: counted, not posted"})
-        channel = self.settings.channel
+        channel = self._channel_for(group)
         try:
             reply = self.client.chat_postMessage(channel=channel, text=fallback_text(
                 group.headline()), blocks=group_blocks(group))
@@ -190,6 +191,17 @@ class AlertReceiver:
         if group.firing:
             self._queue(group, channel, reply["ts"])
         return Outcome(200, {"status": "posted", "ts": reply["ts"]})
+
+    def _channel_for(self, group: AlertGroup) -> str:
+        """The channel of the open incident about one of the group's services (the newest),
+        else the configured one."""
+        services = set(group.services(self.known))
+        if services:
+            for incident in reversed(self.bot.incidents.list()):
+                if incident.status != "resolved" and incident.channel_id \
+                        and services & set(incident.services):
+                    return incident.channel_id
+        return self.settings.channel
 
     def _edit(self, channel: str, ts: str, group: AlertGroup) -> None:
         try:
