@@ -101,6 +101,8 @@ class AlertsSettings(BaseModel):
         None, description="Authorization: Bearer <secret> or X-Opscopilot-Signature "
                           "sha256=HMAC(body); unset: the receiver does not start")
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    severities: list[str] = Field(
+        default_factory=list, description="severity labels that post (JSON list); empty: all")
     group_interval_s: float = Field(
         60.0, ge=0, description="a group's message is edited at most once per this long, "
                                 "unless its status changes")

@@ -251,3 +251,21 @@ def test_a_group_about_an_open_incidents_service_goes_to_its_channel(make_harnes
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_only_the_configured_severities_post(make_harness, fake_slack):
+    harness = make_harness(copilot=QuickCopilot())
+    server = receiver(harness, severities=["critical"])
+    try:
+        raw = json.loads(webhook(key="warn"))
+        raw["commonLabels"]["severity"] = "warning"
+        body = json.dumps(raw).encode()
+        reply = httpx.post(server.url, content=body, headers=bearer(body), timeout=10)
+        assert reply.json()["status"] == "severity warning does not post"
+        body = webhook(key="crit")
+        assert httpx.post(server.url, content=body, headers=bearer(body),
+                          timeout=10).json()["status"] == "posted"
+        assert len(top_level_posts(fake_slack)) == 1
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -147,6 +147,9 @@ class AlertReceiver:
             group = parse_payload(body)
         except ValueError as exc:
             return Outcome(400, {"error": str(exc)})
+        wanted = self.settings.severities
+        if wanted and group.severity not in wanted:
+            return Outcome(200, {"status": f"severity {group.severity or 'unset'} does not post"})
         gid = group_id(group.key)
         with self._group_locks[int(gid[:8], 16) % LOCK_STRIPES]:
             return self._handle(gid, group)
