@@ -102,6 +102,27 @@ class EventsSettings(BaseModel):
         None, description="shared secret: X-Opscopilot-Signature sha256=HMAC(body) or Bearer")
 
 
+class AlertsSettings(BaseModel):
+    """The Alertmanager webhook receiver (bot/slack/alerts.py, docs/slack.md)."""
+
+    channel: str = Field("", description="Slack channel ID alert groups are posted to; "
+                                         "empty: `serve` starts no receiver")
+    host: str = Field("127.0.0.1", description="address the receiver listens on")
+    port: int = Field(9095, ge=0, le=65535)
+    secret: SecretStr | None = Field(
+        None, description="Authorization: Bearer <secret> or X-Opscopilot-Signature "
+                          "sha256=HMAC(body); unset: the receiver does not start")
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    severities: list[str] = Field(
+        default_factory=list, description="severity labels that post (JSON list); empty: all")
+    group_interval_s: float = Field(
+        60.0, ge=0, description="a group's message is edited at most once per this long, "
+                                "unless its status changes")
+    posts_per_minute: int = Field(
+        5, ge=1, le=1000, description="new group messages per minute; past it, groups are "
+                                      "counted in one storm message")
+
+
 class SlackSettings(BaseModel):
     bot_token: SecretStr | None = Field(None, description="xoxb-... bot token")
     app_token: SecretStr | None = Field(None, description="xapp-... app-level token (Socket Mode)")
@@ -242,6 +263,7 @@ class Settings(BaseSettings):
     topology: TopologySettings = TopologySettings()
     events: EventsSettings = EventsSettings()
     slack: SlackSettings = SlackSettings()
+    alerts: AlertsSettings = AlertsSettings()
     oncall: OnCallSettings = OnCallSettings()
     llm: LLMSettings = LLMSettings()
     router: RouterSettings = RouterSettings()

@@ -83,6 +83,10 @@ def serve(
         )
 
         require_tokens(settings)  # missing or wrong-kind tokens: one line, before anything else
+        if settings.alerts.channel:  # the Alertmanager receiver: its secret, before loading
+            from bot.slack.alerts import AlertReceiver
+
+            AlertReceiver.check(settings.alerts)
         s = settings.slack
         if settings.telemetry.otlp_endpoint:  # answer traces (infra/tracing.py), off by default
             from infra.tracing import configure_tracing
@@ -109,6 +113,10 @@ def serve(
             from bot.slack.scheduler import SummaryScheduler
 
             SummaryScheduler(bot, client, s.summary_channel, s.summary_at).start()
+        if settings.alerts.channel:  # the Alertmanager receiver (bot/slack/alerts.py)
+            from bot.slack.alerts import start_receiver
+
+            start_receiver(bot, client, runtime.copilot.topology.services())
         return build_app(bot, client, signing_secret=secret if s.mode == "http" else None,
                          verify_token=False)
 
