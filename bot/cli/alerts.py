@@ -8,14 +8,13 @@ Mounted by `mount(app)`.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bot.cli.common import UsageError, err, out, user_errors
+from bot.cli.common import UsageError, err, load_cli_settings, out, user_errors
 
 alerts_app = typer.Typer(no_args_is_help=True,
                          help="Alertmanager alerts that investigate themselves.")
@@ -38,7 +37,6 @@ def alerts_investigate(
     from bot.alerting import investigate, parse_payload
     from bot.answer_log import log_answer
     from bot.app import build_runtime
-    from infra.settings import load_settings
 
     with user_errors():
         body = sys.stdin.buffer.read() if str(payload) == "-" else payload.read_bytes()
@@ -46,9 +44,7 @@ def alerts_investigate(
             group = parse_payload(body)
         except ValueError as exc:
             raise UsageError(f"{payload}: {exc}") from None
-        settings = load_settings()
-        logging.basicConfig(level=settings.log_level,
-                            format="%(levelname)s %(name)s: %(message)s")
+        settings = load_cli_settings()  # logging on stderr, as settings say
         runtime = build_runtime(settings, scenario)
         when = runtime.asked_at(group.when().isoformat(), name="the alerts' startsAt")
         result = investigate(runtime.copilot, group, runtime.copilot.topology.services(), when)
@@ -77,14 +73,12 @@ def alerts_serve(
     from bot.app import build_runtime
     from bot.slack.alerts import AlertReceiver, start_receiver
     from bot.slack.app import build_bot, check_token, make_client
-    from infra.settings import SettingsError, load_settings
+    from infra.settings import SettingsError
 
     with user_errors():
         if port is not None and not 0 <= port <= 65535:
             raise UsageError(f"--port {port}: choose 0-65535")
-        settings = load_settings()
-        logging.basicConfig(level=settings.log_level,
-                            format="%(levelname)s %(name)s: %(message)s")
+        settings = load_cli_settings()  # logging on stderr, as settings say
         if settings.slack.bot_token is None:
             raise SettingsError("the alert receiver posts to Slack: set "
                                 "OPSCOPILOT_SLACK__BOT_TOKEN (xoxb-...); see docs/slack.md")

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import UsageError, err, out, user_errors
+from bot.cli.common import UsageError, err, load_cli_settings, out, user_errors
 
 events_app = typer.Typer(no_args_is_help=True,
                          help="Deploy and config-change events posted by CI/CD.")
@@ -30,16 +30,13 @@ def events_serve(
         help="port (default: $OPSCOPILOT_EVENTS__PORT, 8089; 0 picks a free one)")] = None,
 ) -> None:
     """Receive events over HTTP (POST /events) and store them in the state database."""
-    import logging
 
-    from infra.settings import load_settings
     from infra.state import state_engine
     from tools.backends.change_store import ChangeStore
     from tools.backends.webhook import EventServer
 
     with user_errors():
-        settings = load_settings()
-        logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+        settings = load_cli_settings()  # logging on stderr, as settings say
         if port is not None and not 0 <= port <= 65535:
             raise UsageError(f"--port {port}: choose 0-65535")
         secret = settings.events.secret.get_secret_value() if settings.events.secret else None

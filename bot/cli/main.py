@@ -8,7 +8,6 @@ with one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -18,8 +17,9 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from bot.cli import model as _model_commands  # noqa: F401  (`model shadow-report`, `refit`, ...)
+from bot.cli.alerts import mount as mount_alerts_cli
 from bot.cli.anomaly import mount_anomaly_cli
-from bot.cli.common import UsageError, err, escape, out, user_errors
+from bot.cli.common import UsageError, err, escape, load_cli_settings, out, user_errors
 from bot.cli.eval import eval_app
 from bot.cli.eval_ops import register as register_eval_ops
 from bot.cli.events import events_app
@@ -43,6 +43,7 @@ mount_anomaly_cli(app)  # `anomaly ...`, `logs ...`, `model ...`
 mount_runbook_cli(app)  # `runbook ...` and `audit ...`
 mount_slack_cli(app)  # `serve`, `incident ...`, `summary`, `oncall`
 mount_mcp_cli(app)  # `mcp`: the MCP server (bot/mcp, docs/mcp.md)
+mount_alerts_cli(app)  # `alerts investigate`, `alerts serve` (bot/alerting, docs/slack.md)
 app.command("rca")(rca)
 app.command("status")(status)
 register_eval_ops(eval_app)  # `eval drift`, `replay`, `shadow`, `promote`, `rollback`
@@ -59,11 +60,7 @@ AtOpt = Annotated[str | None, typer.Option(
 
 
 def _settings() -> Settings:
-    from infra.settings import load_settings
-
-    settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    return settings
+    return load_cli_settings()
 
 
 def _runtime(settings: Settings, scenario: str | None, mode: str | None = None) -> Runtime:

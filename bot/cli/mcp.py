@@ -3,13 +3,11 @@ client that starts it, or streamable HTTP behind a bearer token. Mounted by `mou
 
 from __future__ import annotations
 
-import logging
-import sys
 from typing import Annotated
 
 import typer
 
-from bot.cli.common import UsageError, err, user_errors
+from bot.cli.common import UsageError, err, load_cli_settings, user_errors
 
 TRANSPORTS = ("stdio", "http")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -38,12 +36,8 @@ def mcp(
         if transport not in TRANSPORTS:
             raise UsageError(f"--transport {transport!r}: choose {' or '.join(TRANSPORTS)}")
         from bot.app import build_runtime
-        from infra.settings import load_settings
 
-        settings = load_settings()
-        # stdout is the protocol's wire under stdio: log to stderr only
-        logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                            format="%(levelname)s %(name)s: %(message)s")
+        settings = load_cli_settings()  # logging on stderr, as settings say
         changes = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
         if changes:
             settings.mcp = settings.mcp.model_copy(update=changes)

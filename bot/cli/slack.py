@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.common import UsageError, err, out, user_errors
+from bot.cli.common import UsageError, err, load_cli_settings, out, user_errors
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -22,12 +22,7 @@ incident_app = typer.Typer(no_args_is_help=True, help="Declare, update and resol
 
 
 def _settings() -> Settings:
-    from infra.logcontext import configure_logging
-    from infra.settings import load_settings
-
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.telemetry.json_logs)
-    return settings
+    return load_cli_settings()
 
 
 def _store() -> IncidentStore:
