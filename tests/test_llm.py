@@ -321,9 +321,9 @@ def test_the_answer_budget_bounds_the_whole_loop():
 
 
 def test_context_overflow_is_caught_before_sending():
-    runtime = runtime_with(PlantedLogs(["x" * 5000] * 3))
+    runtime = runtime_with(PlantedLogs(["x" * 12000] * 3))
     script = [Reply.tools(Call("planted_logs", {"services": []})), Reply.say("never sent")]
-    copilot, provider, _ = scripted_copilot(script, runtime=runtime, max_context_tokens=2500)
+    copilot, provider, _ = scripted_copilot(script, runtime=runtime, max_context_tokens=4000)
     answer = ask(copilot, runtime, "what do the logs say?")
     assert answer.mode == "llm-fallback" and "did not fit" in answer.summary
     assert len(provider.bodies) == 1

@@ -61,8 +61,12 @@ class RunStore:
         return path
 
     def ids(self) -> list[str]:
-        """Stored run ids, oldest first."""
-        return sorted(p.stem for p in self.folder.glob("*.json")) if self.folder.is_dir() else []
+        """Stored run ids, oldest first: by when they were written (two runs in one second share
+        the id's time and would otherwise order by their config hash), then by id."""
+        if not self.folder.is_dir():
+            return []
+        files = sorted(self.folder.glob("*.json"), key=lambda f: (f.stat().st_mtime_ns, f.stem))
+        return [f.stem for f in files]
 
     def load(self, ref: str) -> dict[str, Any]:
         """A run by id, unique id prefix, "latest", "previous", or a path to a run file."""
