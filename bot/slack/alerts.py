@@ -19,14 +19,13 @@ notification can post them), and a group's message is edited at most once per
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from slack_sdk import WebClient
@@ -49,7 +48,7 @@ from bot.slack.context import SlackBot
 from bot.slack.conversations import APOLOGY, PLACEHOLDER, post_answer
 from infra.settings import AlertsSettings, SettingsError
 from infra.state import Base, ensure_tables, session_factory, state_engine
-from tools.backends.webhook import SIGNATURE_HEADER, authorised
+from tools.backends.webhook import SIGNATURE_HEADER, JsonHandler, authorised
 
 log = logging.getLogger(__name__)
 
@@ -298,26 +297,13 @@ class AlertReceiver:
             log.warning("the storm message failed: %s", exc.response.get("error"))
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: AlertServer
     server_version = "opscopilot-alerts"
+    not_found = f"not found: POST Alertmanager webhooks to {PATH}"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         log.debug("%s %s", self.address_string(), format % args)
-
-    def _reply(self, status: int, payload: dict[str, Any]) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:  # noqa: N802 (stdlib name)
-        if self.path == "/healthz":
-            self._reply(200, {"ok": True})
-        else:
-            self._reply(404, {"error": f"not found: POST Alertmanager webhooks to {PATH}"})
 
     def do_POST(self) -> None:  # noqa: N802
         if self.path.rstrip("/") != PATH:

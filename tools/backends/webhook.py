@@ -71,12 +71,11 @@ def parse_events(body: bytes) -> list[ChangeEventIn]:
     return events
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: EventServer
-    server_version = "opscopilot-events"
+class JsonHandler(BaseHTTPRequestHandler):
+    """A small JSON endpoint: `_reply`, and GET /healthz (anything else: 404 with `not_found`).
+    Shared by the events receiver and the Alertmanager receiver (bot/slack/alerts.py)."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
-        log.info("%s %s", self.address_string(), format % args)
+    not_found = "not found"
 
     def _reply(self, status: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
@@ -90,7 +89,16 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/healthz":
             self._reply(200, {"ok": True})
         else:
-            self._reply(404, {"error": "not found: POST events to /events"})
+            self._reply(404, {"error": self.not_found})
+
+
+class _Handler(JsonHandler):
+    server: EventServer
+    server_version = "opscopilot-events"
+    not_found = "not found: POST events to /events"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        log.info("%s %s", self.address_string(), format % args)
 
     def do_POST(self) -> None:  # noqa: N802
         if self.path.rstrip("/") != "/events":
